@@ -1,0 +1,26 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both create .venv when it is
+# missing, install torch only when the venv has none (see DEVELOPERS.md for why it is pinned
+# here and not in pyproject.toml), then install unnoise itself.
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+TORCH_SPEC ?= torch==2.13.0
+EXTRAS ?= test
+
+.PHONY: setup demo test clean
+
+$(VENV)/.installed-$(EXTRAS): pyproject.toml
+	test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -c "import torch" 2>/dev/null || $(PYTHON) -m pip install --quiet "$(TORCH_SPEC)"
+	$(PYTHON) -m pip install --quiet -e ".[$(EXTRAS)]"
+	touch $@
+
+setup: $(VENV)/.installed-$(EXTRAS)
+
+demo: setup
+	$(VENV)/bin/unnoise demo
+
+test: setup
+	$(PYTHON) -m pytest
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

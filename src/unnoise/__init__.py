@@ -1,0 +1,22 @@
+"""unnoise: train denoising diffusion models on your images and generate new ones.
+
+The Python API the command line is a thin shell over:
+
+    import unnoise
+    run = unnoise.train(unnoise.preset("demo"), out="runs/demo")      # or load_run("runs/demo")
+    images = run.sample(16, steps=250, seed=0)                         # (16, 3, 32, 32) uint8
+    unnoise.save_grid(images, "grid.png")
+"""
+
+from .api import Run, demo, load_run, noising_strip, train
+from .config import PRESETS, DataConfig, DiffusionConfig, ModelConfig, RunConfig, TrainConfig, override, preset
+from .data import ImageDataset, open_dataset
+from .errors import UserError
+from .viz import save_grid
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Run", "demo", "load_run", "noising_strip", "train", "PRESETS", "DataConfig", "DiffusionConfig", "ModelConfig",
+    "RunConfig", "TrainConfig", "override", "preset", "ImageDataset", "open_dataset", "UserError", "save_grid",
+]

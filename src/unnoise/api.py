@@ -1,0 +1,229 @@
+"""What users import: train a run, load a run, sample from it, picture the forward process.
+
+    import unnoise
+    run = unnoise.train(unnoise.preset("demo"), out="runs/demo")
+    images = unnoise.load_run("runs/demo").sample(16, steps=250, seed=0)   # (16, 3, 32, 32) uint8
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from .config import RunConfig, preset, validate
+from .data import open_dataset
+from .data.transforms import center_square_box, crop_and_resize, load_rgb, to_model_range
+from .devices import resolve_device
+from .diffusion.process import q_sample
+from .diffusion.samplers import spaced_timesteps
+from .diffusion.schedules import NoiseSchedule, make_schedule
+from .errors import UserError
+from .generation import generate, images_from_model_range
+from .models import build_model, count_parameters
+from .train.checkpoint import MODEL_FILE, STATE_DIR, checkpoint_step, latest_checkpoint, load_weights
+from .train.hooks import CheckpointHook, CsvLogHook, ProgressHook, SampleGridHook
+from .train.trainer import Trainer
+from .viz import labelled_rows, save_grid, save_png
+
+log = logging.getLogger("unnoise")
+
+CONFIG_FILE = "config.json"
+# Settings that may change when a run is resumed; anything else would make it a different run.
+RESUMABLE = {
+    "train.steps", "train.log_every", "train.sample_every", "train.sample_count", "train.sample_steps",
+    "train.checkpoint_every", "train.keep", "train.device",
+}
+
+
+def schedule_of(config: RunConfig) -> NoiseSchedule:
+    d = config.diffusion
+    return make_schedule(d.schedule, d.timesteps, d.beta_start, d.beta_end)
+
+
+@dataclass
+class Run:
+    """A trained (or training) run folder: its config, its network with EMA weights, and its schedule."""
+
+    path: Path
+    config: RunConfig
+    model: nn.Module
+    schedule: NoiseSchedule
+    step: int = 0
+
+    @property
+    def finished(self) -> bool:
+        return self.step >= self.config.train.steps
+
+    def sample(self, n: int = 16, steps: int | None = None, seed: int = 0, batch_size: int = 64, on_step=None) -> torch.Tensor:
+        """n new images (n, 3, H, W) uint8 by DDPM ancestral sampling with `steps` steps (all T by default)."""
+        if n < 1:
+            raise UserError(f"the number of images must be at least 1, got {n}")
+        return generate(self.model, self.schedule, n, self.config.data.image_size, steps, seed, batch_size, on_step)
+
+    def sample_trajectory(self, n: int = 4, steps: int | None = None, seed: int = 0, snapshots: int = 8) -> Image.Image:
+        """A picture of x_t along the reverse chain: one row per sample, `snapshots` columns from noise to image."""
+        timesteps = spaced_timesteps(self.schedule.timesteps, steps)
+        picks = sorted({timesteps[round(i * (len(timesteps) - 1) / max(snapshots - 1, 1))] for i in range(snapshots)}, reverse=True)
+        frames: dict[int, torch.Tensor] = {}
+
+        def remember(t: int, x_t: torch.Tensor, x0: torch.Tensor) -> None:
+            if t in picks:
+                frames[t] = images_from_model_range(x_t)
+
+        self.sample(n, steps, seed, batch_size=n, on_step=remember)
+        columns = torch.stack([frames[t] for t in picks], dim=1)  # (n, snapshots, 3, H, W)
+        # The frame recorded at t is x_{t-1}, the chain's state after the step from t.
+        labels = [f"t={t}" if t > 0 else "x0" for t in picks]
+        return labelled_rows(list(columns), labels, scale=max(1, 64 // self.config.data.image_size))
+
+
+def load_run(path: str | Path, device: str = "auto") -> Run:
+    """Rebuild a run's network from config.json and load its EMA weights (model.safetensors)."""
+    path = Path(path)
+    if not path.is_dir():
+        raise UserError(f"run folder {path} does not exist")
+    config = RunConfig.load(path / CONFIG_FILE)
+    model = build_model(config.model, config.data.image_size)
+    if not (path / MODEL_FILE).exists():
+        raise UserError(f"{path} has no {MODEL_FILE} yet: train it first (or resume it with --resume)")
+    load_weights(model, path / MODEL_FILE)
+    model.to(resolve_device(device)).eval().requires_grad_(False)
+    latest = latest_checkpoint(path)
+    return Run(path, config, model, schedule_of(config), checkpoint_step(latest) if latest else 0)
+
+
+def check_resumable(saved: RunConfig, requested: RunConfig) -> None:
+    saved_flat, requested_flat = flatten(saved.to_dict()), flatten(requested.to_dict())
+    changed = sorted(key for key in saved_flat if saved_flat[key] != requested_flat.get(key) and key not in RESUMABLE | {"preset"})
+    if changed:
+        names = ", ".join(f"--{key.split('.')[1].replace('_', '-')}" for key in changed)
+        raise UserError(f"a resumed run keeps its settings; these differ from its config.json: {names}")
+
+
+def flatten(raw: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in raw.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = list(value) if isinstance(value, tuple) else value
+    return flat
+
+
+def train(config: RunConfig | None = None, out: str | Path = "runs/demo", resume: bool = False, progress: bool = True) -> Run:
+    """Train (or with resume=True continue) the run in folder `out`; returns it with its EMA weights.
+
+    A run stopped by Ctrl-C or SIGTERM saves a checkpoint and returns early (run.finished is False).
+    """
+    run_dir = Path(out)
+    config = prepare_run_folder(run_dir, config, resume)
+    validate(config)
+    if not config.data.source:
+        raise UserError(f"preset {config.preset!r} has no default data: pass --data celeba:PATH or folder:PATH")
+    device = resolve_device(config.train.device)
+    build_model(config.model, config.data.image_size)  # reject impossible shapes before decoding any data
+    dataset = open_dataset(config.data.source, config.data.image_size, config.data.split, progress=progress)
+    hooks = [ProgressHook(progress), CsvLogHook(), CheckpointHook(), SampleGridHook()]
+    trainer = Trainer(config, dataset, run_dir, device, hooks)
+    start = trainer.resume() if resume else 0
+    config.save(run_dir / CONFIG_FILE)
+    if progress:
+        architecture = "U-Net" if config.model.architecture == "unet" else "toy U-Net"
+        log.info(
+            f"{architecture}: {count_parameters(trainer.model) / 1e6:.2f}M parameters | data: {dataset.source}, "
+            f"{len(dataset)} images at {config.data.image_size}x{config.data.image_size} | device: {device} | "
+            f"batch {config.train.batch_size} | steps {start} -> {config.train.steps}"
+        )
+    trainer.fit()
+    return Run(run_dir, config, trainer.ema.model, trainer.schedule, trainer.step)
+
+
+def prepare_run_folder(run_dir: Path, config: RunConfig | None, resume: bool) -> RunConfig:
+    """The config to train with: the saved one on resume (with allowed changes), else the given one in a fresh folder."""
+    holds_run = (run_dir / CONFIG_FILE).exists() or (run_dir / STATE_DIR).exists()
+    if resume:
+        if not holds_run:
+            raise UserError(f"nothing to resume in {run_dir}: it holds no run (no {CONFIG_FILE})")
+        saved = RunConfig.load(run_dir / CONFIG_FILE)
+        if config is None:
+            return saved
+        check_resumable(saved, config)
+        return config
+    if holds_run:
+        raise UserError(f"{run_dir} already holds a run; pass --resume to continue it, or choose another --out")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UserError(f"--out {run_dir} is a file, not a folder")
+    if config is None:
+        raise UserError("train() needs a config (e.g. unnoise.preset('demo')) unless it resumes a run")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return config
+
+
+def demo(out: str | Path = "runs/demo", samples: int = 64, steps: int | None = 250, progress: bool = True) -> dict[str, Path]:
+    """Train preset `demo` on the built-in faces (resuming or reusing a run already in `out`), then draw its pictures.
+
+    Returns the paths of samples.png (a grid of new faces), trajectory.png (noise becoming faces) and
+    noising.png (a training face becoming noise).
+    """
+    run_dir = Path(out)
+    if (run_dir / CONFIG_FILE).exists():
+        if not load_run(run_dir).finished:
+            train(out=run_dir, resume=True, progress=progress)
+        elif progress:
+            log.info(f"{run_dir} is already trained; delete it to train again")
+    else:
+        train(preset("demo"), out=run_dir, progress=progress)
+    run = load_run(run_dir)
+    pictures = {
+        "samples": save_grid(run.sample(samples, steps=steps, seed=0), run_dir / "samples.png"),
+        "trajectory": save_png(run.sample_trajectory(4, steps=steps, seed=1), run_dir / "trajectory.png"),
+    }
+    face = open_dataset(run.config.data.source, 64, progress=False).images[0]
+    pictures["noising"] = save_png(noising_strip_from_image(face, schedule=run.config.diffusion.schedule), run_dir / "noising.png")
+    return pictures
+
+
+def noising_strip(
+    image_path: str | Path,
+    timesteps: Sequence[int] = (0, 50, 100, 200, 400, 700, 999),
+    schedule: str = "linear",
+    num_timesteps: int = 1000,
+    size: int = 64,
+    seed: int = 0,
+) -> Image.Image:
+    """The forward process as a picture: one image and the same noise at growing t, x_t = sqrt(ab) x_0 + sqrt(1-ab) eps."""
+    path = Path(image_path)
+    try:
+        picture = load_rgb(path)
+    except FileNotFoundError:
+        raise UserError(f"no such image: {path}") from None
+    except (OSError, ValueError, Image.DecompressionBombError) as error:
+        raise UserError(f"cannot read {path} as an image ({type(error).__name__})") from None
+    pixels = torch.from_numpy(np.array(crop_and_resize(picture, center_square_box(*picture.size), size)))
+    return noising_strip_from_image(pixels.permute(2, 0, 1), timesteps, schedule, num_timesteps, seed)
+
+
+def noising_strip_from_image(
+    image: torch.Tensor,
+    timesteps: Sequence[int] = (0, 50, 100, 200, 400, 700, 999),
+    schedule: str = "linear",
+    num_timesteps: int = 1000,
+    seed: int = 0,
+) -> Image.Image:
+    """noising_strip for one uint8 image (3, H, W) already in memory."""
+    noise_schedule = make_schedule(schedule, num_timesteps)
+    bad = [t for t in timesteps if not 0 <= t < num_timesteps]
+    if bad:
+        raise UserError(f"timesteps must lie in 0..{num_timesteps - 1}; got {', '.join(map(str, bad))}")
+    x0 = to_model_range(image[None])  # (1, 3, H, W)
+    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed))
+    t = torch.tensor(list(timesteps))
+    x_t = q_sample(x0.expand(len(t), -1, -1, -1), noise_schedule.alpha_bar[t], noise.expand(len(t), -1, -1, -1))
+    return labelled_rows([images_from_model_range(x_t)], [f"t={step}" for step in timesteps], scale=max(1, 128 // image.shape[-1]))

@@ -1,0 +1,28 @@
+"""The in-memory dataset every reader returns: one uint8 tensor, so a batch is just an index."""
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class ImageDataset:
+    images: torch.Tensor  # (N, 3, H, W) uint8 RGB, already cropped and resized
+    names: list[str]  # one per image: relative file path, or "builtin_000123"
+    attribute_names: list[str]  # [] when the source has no attributes
+    attributes: torch.Tensor | None  # (N, A) uint8 in {0, 1}, row i belongs to names[i]
+    source: str  # the canonical spec it was opened from, e.g. "celeba:/abs/path"
+
+    def __post_init__(self):
+        count = self.images.shape[0]
+        if self.images.dtype != torch.uint8 or self.images.ndim != 4 or self.images.shape[1] != 3:
+            raise ValueError(f"images must be (N, 3, H, W) uint8, got {tuple(self.images.shape)} {self.images.dtype}")
+        if len(self.names) != count:
+            raise ValueError(f"{len(self.names)} names for {count} images")
+        if self.attributes is not None and self.attributes.shape != (count, len(self.attribute_names)):
+            raise ValueError(
+                f"attributes have shape {tuple(self.attributes.shape)}, expected ({count}, {len(self.attribute_names)})"
+            )
+
+    def __len__(self) -> int:
+        return self.images.shape[0]

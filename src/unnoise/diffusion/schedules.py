@@ -1,0 +1,109 @@
+"""Noise schedules: the betas of the forward process and every quantity derived from them.
+
+Everything is computed in float64 (products of a thousand numbers near 1 lose precision in
+float32) and cast to the working dtype only where a tensor meets the network.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
+import torch
+
+from ..errors import UserError
+
+SCHEDULE_NAMES = ("linear", "cosine", "quadratic", "sigmoid", "constant")
+
+
+def linear_betas(timesteps: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> torch.Tensor:
+    """beta_t = beta_start + (beta_end - beta_start) (t - 1) / (T - 1)   (Ho et al. 2020)."""
+    return torch.linspace(beta_start, beta_end, timesteps, dtype=torch.float64)
+
+
+def quadratic_betas(timesteps: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> torch.Tensor:
+    """sqrt(beta_t) linear from sqrt(beta_start) to sqrt(beta_end)."""
+    return torch.linspace(beta_start**0.5, beta_end**0.5, timesteps, dtype=torch.float64) ** 2
+
+
+def sigmoid_betas(timesteps: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> torch.Tensor:
+    """beta_t = beta_start + (beta_end - beta_start) sigmoid(s_t),  s_t linear in [-6, 6]."""
+    s = torch.linspace(-6, 6, timesteps, dtype=torch.float64)
+    return beta_start + (beta_end - beta_start) * torch.sigmoid(s)
+
+
+def constant_betas(timesteps: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> torch.Tensor:
+    """beta_t = beta_end for every t."""
+    return torch.full((timesteps,), beta_end, dtype=torch.float64)
+
+
+def cosine_alpha_bar(t: torch.Tensor, s: float = 0.008) -> torch.Tensor:
+    """f(t) = cos^2(((t/T + s) / (1 + s)) pi/2),  t given as t/T in [0, 1]   (Nichol & Dhariwal 2021)."""
+    return torch.cos((t + s) / (1 + s) * math.pi / 2) ** 2
+
+
+def cosine_betas(timesteps: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> torch.Tensor:
+    """beta_t = 1 - alpha_bar(t) / alpha_bar(t - 1), clipped to 0.999   (Nichol & Dhariwal 2021)."""
+    # beta_start/beta_end are accepted for a uniform signature; the cosine schedule ignores them.
+    grid = torch.arange(timesteps + 1, dtype=torch.float64) / timesteps
+    alpha_bar = cosine_alpha_bar(grid) / cosine_alpha_bar(torch.zeros((), dtype=torch.float64))
+    return (1 - alpha_bar[1:] / alpha_bar[:-1]).clamp(max=0.999)
+
+
+BETA_FUNCTIONS = {
+    "linear": linear_betas,
+    "cosine": cosine_betas,
+    "quadratic": quadratic_betas,
+    "sigmoid": sigmoid_betas,
+    "constant": constant_betas,
+}
+
+
+@dataclass(frozen=True, eq=False)
+class NoiseSchedule:
+    """beta_1..beta_T and the quantities derived from them, indexed 0..T-1 (index t means step t+1)."""
+
+    betas: torch.Tensor  # (T,) float64
+
+    @property
+    def timesteps(self) -> int:
+        return self.betas.shape[0]
+
+    @cached_property
+    def alphas(self) -> torch.Tensor:
+        """alpha_t = 1 - beta_t."""
+        return 1 - self.betas
+
+    @cached_property
+    def alpha_bar(self) -> torch.Tensor:
+        """alpha_bar_t = prod_{s <= t} alpha_s."""
+        return torch.cumprod(self.alphas, dim=0)
+
+    @cached_property
+    def alpha_bar_prev(self) -> torch.Tensor:
+        """alpha_bar_{t-1}, with alpha_bar_0 = 1 before the first step."""
+        return torch.cat([torch.ones(1, dtype=torch.float64), self.alpha_bar[:-1]])
+
+    @cached_property
+    def posterior_variance(self) -> torch.Tensor:
+        """beta_tilde_t = (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t) beta_t."""
+        return (1 - self.alpha_bar_prev) / (1 - self.alpha_bar) * self.betas
+
+    @cached_property
+    def snr(self) -> torch.Tensor:
+        """SNR(t) = alpha_bar_t / (1 - alpha_bar_t)."""
+        return self.alpha_bar / (1 - self.alpha_bar)
+
+
+def make_schedule(
+    name: str = "linear", timesteps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02
+) -> NoiseSchedule:
+    """Build a named schedule; unknown names and out-of-range betas are user errors."""
+    if name not in BETA_FUNCTIONS:
+        raise UserError(f"unknown noise schedule {name!r}; choose one of {', '.join(SCHEDULE_NAMES)}")
+    if timesteps < 2:
+        raise UserError(f"timesteps must be at least 2, got {timesteps}")
+    if not 0 < beta_start <= beta_end < 1:
+        raise UserError(f"betas must satisfy 0 < beta_start <= beta_end < 1, got {beta_start} and {beta_end}")
+    return NoiseSchedule(BETA_FUNCTIONS[name](timesteps, beta_start, beta_end))

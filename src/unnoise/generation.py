@@ -1,0 +1,42 @@
+"""From a trained network to images: noise in, DDPM sampling, uint8 pictures out."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .diffusion.samplers import StepCallback, sample_ddpm, spaced_timesteps
+from .diffusion.schedules import NoiseSchedule
+
+
+def images_from_model_range(x: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] floats to uint8 pixels: round((x + 1) * 127.5), clamped."""
+    return ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu()
+
+
+@torch.no_grad()
+def generate(
+    model: nn.Module,
+    schedule: NoiseSchedule,
+    count: int,
+    image_size: int,
+    steps: int | None = None,
+    seed: int = 0,
+    batch_size: int = 64,
+    on_step: StepCallback | None = None,
+    image_channels: int = 3,
+) -> torch.Tensor:
+    """`count` images (count, C, H, W) uint8 from DDPM ancestral sampling with `steps` network evaluations each."""
+    device = next(model.parameters()).device
+    timesteps = spaced_timesteps(schedule.timesteps, steps)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    was_training = model.training
+    model.eval()
+    batches = []
+    for start in range(0, count, batch_size):
+        size = min(batch_size, count - start)
+        x_T = torch.randn((size, image_channels, image_size, image_size), generator=generator, device=device)
+        x0 = sample_ddpm(model, schedule, x_T, timesteps, generator=generator, on_step=on_step)
+        batches.append(images_from_model_range(x0))
+    model.train(was_training)
+    return torch.cat(batches)

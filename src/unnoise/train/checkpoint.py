@@ -1,0 +1,155 @@
+"""Checkpoints without pickle: tensors in safetensors, everything else in JSON, every write atomic.
+
+Layout inside a run folder:
+    model.safetensors          EMA weights of the latest checkpoint (what sampling loads)
+    state/step_0000500/        one complete checkpoint, made in a hidden temp folder and renamed into place
+        model.safetensors      raw weights
+        ema.safetensors        EMA weights
+        optimizer.safetensors  optimizer moments, flattened
+        trainer.json           step and optimizer hyperparameters
+The latest checkpoint is the highest-numbered complete step folder; a killed write leaves only a
+hidden temp folder behind, which is ignored and cleaned up later.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from ..atomic import atomic_path
+from ..errors import UserError
+
+STATE_DIR = "state"
+MODEL_FILE = "model.safetensors"
+STEP_PREFIX = "step_"
+
+
+def fsync(path: Path) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def save_weights(model: nn.Module, path: Path) -> None:
+    """A model's state dict (parameters and buffers) as safetensors, written in place (callers make it atomic)."""
+    tensors = {name: tensor.detach().contiguous().cpu() for name, tensor in model.state_dict().items()}
+    save_file(tensors, str(path))
+    fsync(path)
+
+
+def load_weights(model: nn.Module, path: Path) -> None:
+    """Load safetensors weights into model; any mismatch is a user error naming the file."""
+    try:
+        tensors = load_file(str(path))
+    except FileNotFoundError:
+        raise UserError(f"missing weights file {path}") from None
+    except (SafetensorError, OSError, ValueError) as error:
+        raise UserError(f"{path} is not a readable safetensors file ({error})") from None
+    expected = model.state_dict()
+    missing, unexpected = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
+    wrong_shape = [name for name in set(expected) & set(tensors) if expected[name].shape != tensors[name].shape]
+    if missing or unexpected or wrong_shape:
+        details = f"{len(missing)} missing, {len(unexpected)} unexpected, {len(wrong_shape)} of another shape"
+        raise UserError(f"{path} does not match the network its config.json describes ({details}); wrong checkpoint?")
+    model.load_state_dict(tensors)
+
+
+def optimizer_to_files(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Split an optimizer state dict into flat tensors (for safetensors) and the rest (for JSON)."""
+    state = optimizer.state_dict()
+    tensors, scalars = {}, {}
+    for parameter_id, parameter_state in state["state"].items():
+        for name, value in parameter_state.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{parameter_id}.{name}"] = value.detach().contiguous().cpu()
+            else:
+                scalars[f"{parameter_id}.{name}"] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def optimizer_from_files(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], rest: dict[str, Any]) -> None:
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in [*tensors.items(), *rest["scalars"].items()]:
+        parameter_id, name = key.split(".", 1)
+        state.setdefault(int(parameter_id), {})[name] = value
+    optimizer.load_state_dict({"state": state, "param_groups": rest["param_groups"]})
+
+
+def step_folders(run_dir: Path) -> list[Path]:
+    """Complete checkpoint folders, oldest first."""
+    state_dir = Path(run_dir) / STATE_DIR
+    if not state_dir.is_dir():
+        return []
+    folders = [
+        path
+        for path in state_dir.iterdir()
+        if path.is_dir() and path.name.startswith(STEP_PREFIX) and path.name[len(STEP_PREFIX):].isdigit()
+    ]
+    return sorted(folders, key=checkpoint_step)
+
+
+def checkpoint_step(folder: Path) -> int:
+    return int(folder.name[len(STEP_PREFIX):])
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    folders = step_folders(run_dir)
+    return folders[-1] if folders else None
+
+
+def save_checkpoint(
+    run_dir: Path, step: int, model: nn.Module, ema_model: nn.Module, optimizer: torch.optim.Optimizer, keep: int = 2
+) -> Path:
+    """Write a complete checkpoint for `step`, publish its EMA weights as model.safetensors, keep the newest `keep`."""
+    run_dir = Path(run_dir)
+    state_dir = run_dir / STATE_DIR
+    state_dir.mkdir(parents=True, exist_ok=True)
+    final = state_dir / f"{STEP_PREFIX}{step:07d}"
+    if not final.exists():  # a step's state is a function of the step, so an existing folder already holds it
+        temporary = state_dir / f".tmp-{final.name}-{os.getpid()}"
+        shutil.rmtree(temporary, ignore_errors=True)
+        temporary.mkdir()
+        save_weights(model, temporary / "model.safetensors")
+        save_weights(ema_model, temporary / "ema.safetensors")
+        optimizer_tensors, optimizer_rest = optimizer_to_files(optimizer)
+        save_file(optimizer_tensors, str(temporary / "optimizer.safetensors"))
+        fsync(temporary / "optimizer.safetensors")
+        (temporary / "trainer.json").write_text(json.dumps({"step": step, "optimizer": optimizer_rest}, indent=1))
+        fsync(temporary / "trainer.json")
+        os.rename(temporary, final)
+    publish_model(final / "ema.safetensors", run_dir / MODEL_FILE)
+    for old in step_folders(run_dir)[:-max(keep, 1)]:
+        shutil.rmtree(old, ignore_errors=True)
+    for leftover in state_dir.glob(".tmp-*"):  # from writes that a kill interrupted
+        shutil.rmtree(leftover, ignore_errors=True)
+    return final
+
+
+def publish_model(source: Path, target: Path) -> None:
+    """Atomically make target a copy of source: a hard link where the file system allows, else a byte copy."""
+    with atomic_path(target) as temporary:
+        temporary.unlink()
+        try:
+            os.link(source, temporary)
+        except OSError:
+            shutil.copyfile(source, temporary)
+
+
+def load_checkpoint(folder: Path, model: nn.Module, ema_model: nn.Module, optimizer: torch.optim.Optimizer) -> int:
+    """Restore everything a checkpoint folder holds; returns its step."""
+    load_weights(model, folder / "model.safetensors")
+    load_weights(ema_model, folder / "ema.safetensors")
+    try:
+        trainer_state = json.loads((folder / "trainer.json").read_text())
+        optimizer_tensors = load_file(str(folder / "optimizer.safetensors"))
+    except (OSError, ValueError, SafetensorError) as error:
+        raise UserError(f"checkpoint {folder} is unreadable ({error}); delete it to resume from the one before") from None
+    optimizer_from_files(optimizer, optimizer_tensors, trainer_state["optimizer"])
+    return int(trainer_state["step"])

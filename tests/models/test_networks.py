@@ -1,0 +1,94 @@
+import math
+from types import SimpleNamespace
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from unnoise.errors import UserError
+from unnoise.models import build_model, count_parameters
+from unnoise.models.layers import SelfAttention, sinusoidal_embedding
+from unnoise.models.toy_unet import ToyUNet
+from unnoise.models.unet import UNet
+
+
+def config(**changes):
+    values = dict(architecture="unet", base_channels=16, channel_mult=(1, 2), blocks_per_level=1,
+                  attention_resolutions=(8,), attention_heads=1, dropout=0.0)
+    values.update(changes)
+    return SimpleNamespace(**values)
+
+
+@pytest.mark.parametrize(
+    "size,changes",
+    [
+        (16, {}),
+        (32, dict(channel_mult=(1, 2, 2), blocks_per_level=2, attention_resolutions=(16, 8), attention_heads=2)),
+        (64, dict(channel_mult=(1, 1, 2, 2), attention_resolutions=())),
+        (16, dict(architecture="toy_unet", channel_mult=(1, 2, 4))),
+    ],
+)
+def test_networks_map_images_to_images_of_the_same_shape(size, changes):
+    model = build_model(config(**changes), size)
+    x = torch.randn(3, 3, size, size)
+    assert model(x, torch.tensor([0, 10, 999])).shape == x.shape
+
+
+def test_image_size_must_fit_the_levels():
+    with pytest.raises(UserError, match="divisible by 4"):
+        build_model(config(channel_mult=(1, 2, 2)), 30)
+    with pytest.raises(UserError, match="unknown architecture"):
+        build_model(config(architecture="transformer"), 32)
+
+
+def test_sinusoidal_embedding_formula_and_distinct_timesteps():
+    t = torch.arange(1000)
+    embedding = sinusoidal_embedding(t, 64)
+    assert embedding.shape == (1000, 64)
+    assert embedding[7, 3].item() == pytest.approx(math.sin(7 * 10000 ** (-3 / 32)), abs=1e-5)
+    assert embedding[7, 32 + 3].item() == pytest.approx(math.cos(7 * 10000 ** (-3 / 32)), abs=1e-5)
+    distances = torch.cdist(embedding, embedding) + torch.eye(1000) * 1e9
+    assert distances.min().item() > 1e-2  # no two timesteps share an embedding
+
+
+def test_unet_output_depends_on_t():
+    torch.manual_seed(0)
+    model = UNet(16, base_channels=16, channel_mult=(1, 2), blocks_per_level=1, attention_resolutions=(8,))
+    for layer in model.modules():  # residual branches and the output layer start at zero by design
+        if isinstance(layer, torch.nn.Conv2d):
+            torch.nn.init.normal_(layer.weight, std=0.1)
+    x = torch.randn(1, 3, 16, 16).expand(2, -1, -1, -1)
+    out = model.eval()(x, torch.tensor([10, 900]))
+    assert (out[0] - out[1]).abs().mean() > 1e-3
+
+
+def test_self_attention_equals_softmax_qkt_v():
+    torch.manual_seed(0)
+    layer = SelfAttention(8, heads=2)
+    torch.nn.init.normal_(layer.projection.weight)
+    x = torch.randn(2, 8, 3, 3)
+    qkv = layer.qkv(layer.norm(x)).reshape(2, 3, 2, 4, 9)
+    q, k, v = qkv[:, 0], qkv[:, 1], qkv[:, 2]  # (B, heads, C/heads, HW)
+    weights = torch.softmax(torch.einsum("bhci,bhcj->bhij", q, k) / math.sqrt(4), dim=-1)
+    attended = torch.einsum("bhij,bhcj->bhci", weights, v).reshape(2, 8, 3, 3)
+    assert torch.allclose(layer(x), x + layer.projection(attended), atol=1e-5)
+
+
+def test_parameter_counts_match_the_papers():
+    # DDPM (Ho et al. 2020): "Our CIFAR10 model has 35.7 million parameters".
+    cifar = UNet(32, base_channels=128, channel_mult=(1, 2, 2, 2), blocks_per_level=2, attention_resolutions=(16,))
+    assert round(count_parameters(cifar) / 1e6, 1) == 35.7
+    # The article's SimpleUnet prints "Num params: 62438883".
+    assert count_parameters(ToyUNet()) == 62_438_883
+
+
+def test_dropout_is_active_only_in_training():
+    model = UNet(16, base_channels=16, channel_mult=(1, 2), blocks_per_level=1, attention_resolutions=(), dropout=0.5)
+    for block in model.modules():
+        if isinstance(block, torch.nn.Conv2d):
+            torch.nn.init.normal_(block.weight, std=0.2)
+    x, t = torch.randn(2, 3, 16, 16), torch.tensor([3, 4])
+    model.train()
+    assert not torch.equal(model(x, t), model(x, t))
+    model.eval()
+    assert torch.equal(model(x, t), model(x, t))

@@ -1,0 +1,83 @@
+import math
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import unnoise
+from unnoise.train import trainer as trainer_module
+from unnoise.train.checkpoint import latest_checkpoint, step_folders
+from unnoise.train.hooks import read_log
+from unnoise.train.trainer import LossNotFinite
+
+
+def test_training_lowers_the_loss_substantially(tiny, tmp_path):
+    config = tiny(steps=200, batch_size=16, checkpoint_every=0, log_every=10)
+    config.model.base_channels = 16
+    unnoise.train(config, out=tmp_path / "run", progress=False)
+    losses = [float(row["loss"]) for row in read_log(tmp_path / "run" / "log.csv")]
+    assert len(losses) == 20
+    # An untrained network predicts zero noise (its output layer starts at zero): L2 loss ~1.
+    assert losses[0] > 0.6
+    assert sum(losses[-5:]) / 5 < 0.5 * losses[0]
+
+
+def test_samples_are_finite_images_of_the_right_shape(tiny, tmp_path):
+    run = unnoise.train(tiny(steps=20), out=tmp_path / "run", progress=False)
+    seen = []
+    images = run.sample(5, steps=10, seed=0, on_step=lambda t, x_t, x0: seen.append(bool(torch.isfinite(x_t).all())))
+    assert images.shape == (5, 3, 16, 16) and images.dtype == torch.uint8
+    assert len(seen) == 10 and all(seen)
+    assert torch.equal(images, run.sample(5, steps=10, seed=0))
+    assert images.float().std() > 1  # not a constant picture
+
+
+def state_of(folder):
+    return {name: load_file(str(folder / name)) for name in ("model.safetensors", "ema.safetensors", "optimizer.safetensors")}
+
+
+def test_resumed_run_equals_uninterrupted_run(tiny, tmp_path):
+    unnoise.train(tiny(steps=8), out=tmp_path / "straight", progress=False)
+    unnoise.train(tiny(steps=4), out=tmp_path / "stopped", progress=False)
+    resumed = unnoise.train(tiny(steps=8), out=tmp_path / "stopped", resume=True, progress=False)
+    assert resumed.step == 8
+    straight, stopped = state_of(latest_checkpoint(tmp_path / "straight")), state_of(latest_checkpoint(tmp_path / "stopped"))
+    for file_name in straight:
+        assert straight[file_name].keys() == stopped[file_name].keys()
+        for key in straight[file_name]:
+            assert torch.equal(straight[file_name][key], stopped[file_name][key]), (file_name, key)
+    log_a, log_b = read_log(tmp_path / "straight" / "log.csv"), read_log(tmp_path / "stopped" / "log.csv")
+    assert [row["loss"] for row in log_a] == [row["loss"] for row in log_b]
+
+
+def test_resume_refuses_changed_settings(tiny, tmp_path):
+    unnoise.train(tiny(steps=4), out=tmp_path / "run", progress=False)
+    changed = tiny(steps=8)
+    changed.train.lr = 1e-2
+    with pytest.raises(unnoise.UserError, match="--lr"):
+        unnoise.train(changed, out=tmp_path / "run", resume=True, progress=False)
+    with pytest.raises(unnoise.UserError, match="already holds a run"):
+        unnoise.train(tiny(steps=8), out=tmp_path / "run", progress=False)
+
+
+def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny, tmp_path, monkeypatch):
+    calls = {"n": 0}
+    real_loss = trainer_module.denoising_loss
+
+    def loss_that_breaks_at_step_6(*arguments, **keywords):
+        calls["n"] += 1
+        loss = real_loss(*arguments, **keywords)
+        return loss * math.nan if calls["n"] == 6 else loss
+
+    monkeypatch.setattr(trainer_module, "denoising_loss", loss_that_breaks_at_step_6)
+    with pytest.raises(LossNotFinite, match=r"step 6.*step 4\) is kept"):
+        unnoise.train(tiny(steps=20, checkpoint_every=4), out=tmp_path / "run", progress=False)
+    assert [folder.name for folder in step_folders(tmp_path / "run")] == ["step_0000004"]
+    weights = load_file(str(tmp_path / "run" / "model.safetensors"))
+    assert all(torch.isfinite(tensor).all() for tensor in weights.values())
+    assert unnoise.load_run(tmp_path / "run").step == 4
+
+
+def test_checkpoints_keep_only_the_newest(tiny, tmp_path):
+    unnoise.train(tiny(steps=12, checkpoint_every=2, keep=2), out=tmp_path / "run", progress=False)
+    assert [folder.name for folder in step_folders(tmp_path / "run")] == ["step_0000010", "step_0000012"]
