@@ -1,0 +1,1 @@
+"""Training: the loop, its hooks, checkpoints, the EMA and the data order."""
