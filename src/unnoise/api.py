@@ -22,7 +22,6 @@ from .data import open_dataset
 from .data.transforms import center_square_box, crop_and_resize, load_rgb, to_model_range
 from .devices import resolve_device
 from .diffusion.process import q_sample
-from .diffusion.samplers import spaced_timesteps
 from .diffusion.schedules import NoiseSchedule, make_schedule
 from .errors import UserError
 from .generation import generate, images_from_model_range
@@ -30,7 +29,7 @@ from .models import build_model, count_parameters
 from .train.checkpoint import MODEL_FILE, STATE_DIR, checkpoint_step, latest_checkpoint, load_weights
 from .train.hooks import CheckpointHook, CsvLogHook, ProgressHook, SampleGridHook
 from .train.trainer import Trainer
-from .viz import labelled_rows, save_grid, save_png
+from .viz import display_scale, labelled_rows, save_grid, save_png
 
 log = logging.getLogger("unnoise")
 
@@ -44,7 +43,7 @@ RESUMABLE = {
 
 def schedule_of(config: RunConfig) -> NoiseSchedule:
     d = config.diffusion
-    return make_schedule(d.schedule, d.timesteps, d.beta_start, d.beta_end)
+    return make_schedule(d.schedule, d.timesteps, d.beta_start, d.beta_end, d.zero_terminal_snr)
 
 
 @dataclass
@@ -61,27 +60,46 @@ class Run:
     def finished(self) -> bool:
         return self.step >= self.config.train.steps
 
-    def sample(self, n: int = 16, steps: int | None = None, seed: int = 0, batch_size: int = 64, on_step=None) -> torch.Tensor:
-        """n new images (n, 3, H, W) uint8 by DDPM ancestral sampling with `steps` steps (all T by default)."""
+    def sample(
+        self,
+        n: int = 16,
+        steps: int | None = None,
+        seed: int = 0,
+        batch_size: int = 64,
+        on_step=None,
+        sampler: str = "ddpm",
+        **sampler_options,
+    ) -> torch.Tensor:
+        """n new images (n, 3, H, W) uint8 from `sampler` (see unnoise.diffusion.samplers.SAMPLERS) with `steps` steps.
+
+        sampler_options: eta (ddim), spacing (uniform | quadratic | trailing; ddpm, ddim, dpmpp_*),
+        variance (beta_tilde | beta; ddpm), rho (euler, heun). steps=None means all T timesteps.
+        """
         if n < 1:
             raise UserError(f"the number of images must be at least 1, got {n}")
-        return generate(self.model, self.schedule, n, self.config.data.image_size, steps, seed, batch_size, on_step)
+        return generate(
+            self.model, self.schedule, n, self.config.data.image_size, steps, seed, batch_size, on_step, sampler,
+            self.config.diffusion.prediction, **sampler_options,
+        )
 
-    def sample_trajectory(self, n: int = 4, steps: int | None = None, seed: int = 0, snapshots: int = 8) -> Image.Image:
+    def sample_trajectory(self, n: int = 4, steps: int | None = None, seed: int = 0, snapshots: int = 8,
+                          sampler: str = "ddpm", **sampler_options) -> Image.Image:
         """A picture of x_t along the reverse chain: one row per sample, `snapshots` columns from noise to image."""
-        timesteps = spaced_timesteps(self.schedule.timesteps, steps)
-        picks = sorted({timesteps[round(i * (len(timesteps) - 1) / max(snapshots - 1, 1))] for i in range(snapshots)}, reverse=True)
-        frames: dict[int, torch.Tensor] = {}
+        frames: dict[int, tuple[float, torch.Tensor]] = {}
+        total = steps or self.schedule.timesteps  # on_step is called once per step, whatever the sampler
+        picks = {round(i * (total - 1) / max(snapshots - 1, 1)) for i in range(snapshots)}
 
-        def remember(t: int, x_t: torch.Tensor, x0: torch.Tensor) -> None:
-            if t in picks:
-                frames[t] = images_from_model_range(x_t)
+        def remember(i: int, t: float, x_t: torch.Tensor, x0: torch.Tensor) -> None:
+            if i in picks:
+                frames[i] = (t, images_from_model_range(x_t))
 
-        self.sample(n, steps, seed, batch_size=n, on_step=remember)
-        columns = torch.stack([frames[t] for t in picks], dim=1)  # (n, snapshots, 3, H, W)
-        # The frame recorded at t is x_{t-1}, the chain's state after the step from t.
-        labels = [f"t={t}" if t > 0 else "x0" for t in picks]
-        return labelled_rows(list(columns), labels, scale=max(1, 64 // self.config.data.image_size))
+        self.sample(n, steps, seed, batch_size=n, on_step=remember, sampler=sampler, **sampler_options)
+        ordered = [frames[i] for i in sorted(frames)]
+        columns = torch.stack([images for _, images in ordered], dim=1)  # (n, snapshots, 3, H, W)
+        # Column i shows the state after step i, i.e. x at the next (smaller) timestep; the last is x_0.
+        labels = [f"step {i + 1}" for i in sorted(frames)]
+        labels[-1] = "x0"
+        return labelled_rows(list(columns), labels, scale=display_scale(self.config.data.image_size))
 
 
 def load_run(path: str | Path, device: str = "auto") -> Run:

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import write_text_atomic
-from .diffusion.process import LOSS_NAMES
+from .diffusion.losses import LOSS_NAMES, WEIGHTINGS
+from .diffusion.parameterization import PREDICTIONS
 from .diffusion.schedules import SCHEDULE_NAMES
 from .errors import UserError
 from .models import ARCHITECTURES
@@ -45,7 +46,11 @@ class DiffusionConfig:
     timesteps: int = 1000
     beta_start: float = 1e-4
     beta_end: float = 0.02
-    loss: str = "l2"  # l2 | l1 | huber, on the predicted noise
+    loss: str = "l2"  # l2 | l1 | huber
+    prediction: str = "eps"  # what the network predicts: eps | x0 | v
+    weighting: str = "uniform"  # uniform | min_snr (Hang et al. 2023)
+    min_snr_gamma: float = 5.0
+    zero_terminal_snr: bool = False  # rescale the schedule so alpha_bar_T = 0 (Lin et al. 2024); needs x0 or v
 
 
 @dataclass
@@ -184,6 +189,11 @@ def validate(config: RunConfig) -> None:
         (d.timesteps >= 2, f"--timesteps must be at least 2, got {d.timesteps}"),
         (0 < d.beta_start <= d.beta_end < 1, "betas must satisfy 0 < --beta-start <= --beta-end < 1"),
         (d.loss in LOSS_NAMES, f"--loss must be one of {', '.join(LOSS_NAMES)}, got {d.loss!r}"),
+        (d.prediction in PREDICTIONS, f"--prediction must be one of {', '.join(PREDICTIONS)}, got {d.prediction!r}"),
+        (d.weighting in WEIGHTINGS, f"--weighting must be one of {', '.join(WEIGHTINGS)}, got {d.weighting!r}"),
+        (d.min_snr_gamma > 0, f"--min-snr-gamma must be positive, got {d.min_snr_gamma}"),
+        (not (d.zero_terminal_snr and d.prediction == "eps"),
+         "--zero-terminal-snr leaves no signal at t = T, where eps cannot give x_0: use --prediction v or x0"),
         (t.steps >= 1, f"--steps must be at least 1, got {t.steps}"),
         (t.batch_size >= 1, f"--batch-size must be at least 1, got {t.batch_size}"),
         (t.lr > 0, f"--lr must be positive, got {t.lr}"),

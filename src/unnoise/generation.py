@@ -1,11 +1,12 @@
-"""From a trained network to images: noise in, DDPM sampling, uint8 pictures out."""
+"""From a trained network to images: noise in, a sampler, uint8 pictures out."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from .diffusion.samplers import StepCallback, sample_ddpm, spaced_timesteps
+from .diffusion.denoiser import Denoiser
+from .diffusion.samplers import StepCallback, run_sampler
 from .diffusion.schedules import NoiseSchedule
 
 
@@ -24,11 +25,13 @@ def generate(
     seed: int = 0,
     batch_size: int = 64,
     on_step: StepCallback | None = None,
+    sampler: str = "ddpm",
+    prediction: str = "eps",
     image_channels: int = 3,
+    **sampler_options,
 ) -> torch.Tensor:
-    """`count` images (count, C, H, W) uint8 from DDPM ancestral sampling with `steps` network evaluations each."""
+    """`count` images (count, C, H, W) uint8 from `sampler` with `steps` steps, in batches of batch_size."""
     device = next(model.parameters()).device
-    timesteps = spaced_timesteps(schedule.timesteps, steps)
     generator = torch.Generator(device=device).manual_seed(seed)
     was_training = model.training
     model.eval()
@@ -36,7 +39,8 @@ def generate(
     for start in range(0, count, batch_size):
         size = min(batch_size, count - start)
         x_T = torch.randn((size, image_channels, image_size, image_size), generator=generator, device=device)
-        x0 = sample_ddpm(model, schedule, x_T, timesteps, generator=generator, on_step=on_step)
+        denoiser = Denoiser(model, schedule, prediction)
+        x0 = run_sampler(sampler, denoiser, x_T, steps, generator, on_step, **sampler_options)
         batches.append(images_from_model_range(x0))
     model.train(was_training)
     return torch.cat(batches)

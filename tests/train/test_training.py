@@ -25,7 +25,7 @@ def test_training_lowers_the_loss_substantially(tiny, tmp_path):
 def test_samples_are_finite_images_of_the_right_shape(tiny, tmp_path):
     run = unnoise.train(tiny(steps=20), out=tmp_path / "run", progress=False)
     seen = []
-    images = run.sample(5, steps=10, seed=0, on_step=lambda t, x_t, x0: seen.append(bool(torch.isfinite(x_t).all())))
+    images = run.sample(5, steps=10, seed=0, on_step=lambda i, t, x_t, x0: seen.append(bool(torch.isfinite(x_t).all())))
     assert images.shape == (5, 3, 16, 16) and images.dtype == torch.uint8
     assert len(seen) == 10 and all(seen)
     assert torch.equal(images, run.sample(5, steps=10, seed=0))

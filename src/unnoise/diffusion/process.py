@@ -1,4 +1,4 @@
-"""The forward process, its posterior, and the training loss, written as the equations of DDPM.
+"""The forward process and its posterior, written as the equations of DDPM.
 
 Coefficients arrive as per-sample tensors of shape (B,) (gathered from a NoiseSchedule by the
 caller), so the same functions serve the full chain and any respaced subsequence of it.
@@ -7,11 +7,6 @@ caller), so the same functions serve the full chain and any respaced subsequence
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
-
-from ..errors import UserError
-
-LOSS_NAMES = ("l2", "l1", "huber")
 
 
 def broadcast_to_image(coefficient: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -51,24 +46,3 @@ def q_posterior(
     mean = broadcast_to_image(x0_coefficient, x_t) * x0 + broadcast_to_image(x_t_coefficient, x_t) * x_t
     variance = (1 - alpha_bar_s) / (1 - alpha_bar_t) * beta
     return mean, variance
-
-
-def noise_prediction_loss(predicted: torch.Tensor, target: torch.Tensor, kind: str = "l2") -> torch.Tensor:
-    """L_simple = E ||eps - eps_theta(x_t, t)||^2 (l2); |.| (l1); smooth-L1 with delta 1 (huber). Mean over all."""
-    if kind == "l2":
-        return F.mse_loss(predicted, target)
-    if kind == "l1":
-        return F.l1_loss(predicted, target)
-    if kind == "huber":
-        return F.smooth_l1_loss(predicted, target, beta=1.0)
-    raise UserError(f"unknown loss {kind!r}; choose one of {', '.join(LOSS_NAMES)}")
-
-
-def denoising_loss(
-    predict_noise, alpha_bar: torch.Tensor, x0: torch.Tensor, kind: str = "l2", generator: torch.Generator | None = None
-) -> torch.Tensor:
-    """L_simple = E_{t ~ U{1..T}, eps ~ N(0, I)} loss(eps, eps_theta(sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps, t))  (DDPM Alg. 1)."""
-    t = torch.randint(0, alpha_bar.shape[0], (x0.shape[0],), generator=generator, device=x0.device)
-    noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
-    x_t = q_sample(x0, alpha_bar[t], noise)
-    return noise_prediction_loss(predict_noise(x_t, t), noise, kind)

@@ -51,6 +51,16 @@ def cosine_betas(timesteps: int, beta_start: float = 1e-4, beta_end: float = 0.0
     return (1 - alpha_bar[1:] / alpha_bar[:-1]).clamp(max=0.999)
 
 
+def rescale_zero_terminal_snr(betas: torch.Tensor) -> torch.Tensor:
+    """Shift and scale sqrt(alpha_bar) so that sqrt(alpha_bar_T) = 0, keeping sqrt(alpha_bar_1)   (Lin et al. 2024, Alg. 1)."""
+    root = torch.cumprod(1 - betas, dim=0).sqrt()
+    first, last = root[0].clone(), root[-1].clone()
+    root = (root - last) * first / (first - last)
+    alpha_bar = root**2
+    alphas = torch.cat([alpha_bar[:1], alpha_bar[1:] / alpha_bar[:-1]])
+    return 1 - alphas
+
+
 BETA_FUNCTIONS = {
     "linear": linear_betas,
     "cosine": cosine_betas,
@@ -95,15 +105,38 @@ class NoiseSchedule:
         """SNR(t) = alpha_bar_t / (1 - alpha_bar_t)."""
         return self.alpha_bar / (1 - self.alpha_bar)
 
+    @cached_property
+    def sigmas(self) -> torch.Tensor:
+        """sigma_t = sqrt((1 - alpha_bar_t) / alpha_bar_t): the noise level of x_t / sqrt(alpha_bar_t) = x_0 + sigma_t eps."""
+        return ((1 - self.alpha_bar) / self.alpha_bar).sqrt()
+
+    def timestep_of_sigma(self, sigma: torch.Tensor) -> torch.Tensor:
+        """The fractional timestep whose sigma is `sigma`, interpolating log sigma between integer timesteps."""
+        log_sigmas = self.sigmas[torch.isfinite(self.sigmas)].log()
+        log_sigma = sigma.to(torch.float64).log().clamp(log_sigmas[0], log_sigmas[-1])
+        upper = torch.searchsorted(log_sigmas, log_sigma.reshape(-1)).clamp(1, len(log_sigmas) - 1)
+        low, high = log_sigmas[upper - 1], log_sigmas[upper]
+        fraction = (log_sigma.reshape(-1) - low) / (high - low)
+        return (upper - 1 + fraction).reshape(sigma.shape)
+
+    @property
+    def zero_terminal_snr(self) -> bool:
+        return bool(self.alpha_bar[-1] == 0)
+
 
 def make_schedule(
-    name: str = "linear", timesteps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02
+    name: str = "linear",
+    timesteps: int = 1000,
+    beta_start: float = 1e-4,
+    beta_end: float = 0.02,
+    zero_terminal_snr: bool = False,
 ) -> NoiseSchedule:
-    """Build a named schedule; unknown names and out-of-range betas are user errors."""
+    """Build a named schedule, optionally rescaled to zero terminal SNR; bad names and betas are user errors."""
     if name not in BETA_FUNCTIONS:
         raise UserError(f"unknown noise schedule {name!r}; choose one of {', '.join(SCHEDULE_NAMES)}")
     if timesteps < 2:
         raise UserError(f"timesteps must be at least 2, got {timesteps}")
     if not 0 < beta_start <= beta_end < 1:
         raise UserError(f"betas must satisfy 0 < beta_start <= beta_end < 1, got {beta_start} and {beta_end}")
-    return NoiseSchedule(BETA_FUNCTIONS[name](timesteps, beta_start, beta_end))
+    betas = BETA_FUNCTIONS[name](timesteps, beta_start, beta_end)
+    return NoiseSchedule(rescale_zero_terminal_snr(betas) if zero_terminal_snr else betas)

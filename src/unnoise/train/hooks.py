@@ -149,7 +149,9 @@ class SampleGridHook:
 
     def write(self, trainer) -> Path:
         train, size = trainer.config.train, trainer.config.data.image_size
-        images = generate(trainer.ema.model, trainer.schedule, train.sample_count, size, steps=train.sample_steps, seed=train.seed)
+        steps = min(train.sample_steps, trainer.schedule.timesteps)
+        images = generate(trainer.ema.model, trainer.schedule, train.sample_count, size, steps=steps, seed=train.seed,
+                          prediction=trainer.config.diffusion.prediction)
         path = save_png(image_grid(images, scale=display_scale(size)), trainer.run_dir / "samples" / f"step_{trainer.step:07d}.png")
         write_loss_curve(trainer.run_dir)
         return path

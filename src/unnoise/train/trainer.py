@@ -19,7 +19,7 @@ import torch
 from ..config import RunConfig
 from ..data import ImageDataset
 from ..data.transforms import random_horizontal_flip, to_model_range
-from ..diffusion.process import denoising_loss
+from ..diffusion.losses import denoising_loss
 from ..diffusion.schedules import make_schedule
 from ..errors import UserError
 from ..models import build_model
@@ -82,7 +82,7 @@ class Trainer:
         self.ema = EMA(self.model, train.ema_decay)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
         d = config.diffusion
-        self.schedule = make_schedule(d.schedule, d.timesteps, d.beta_start, d.beta_end)
+        self.schedule = make_schedule(d.schedule, d.timesteps, d.beta_start, d.beta_end, d.zero_terminal_snr)
         self.alpha_bar = self.schedule.alpha_bar.to(device)
         self.order = DataOrder(len(dataset), train.batch_size, train.seed)
         self.step = 0
@@ -112,7 +112,10 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate_at(self.step, train.lr, train.warmup_steps)
 
-        loss = denoising_loss(self.model, self.alpha_bar, self.batch(generator), self.config.diffusion.loss, generator)
+        d = self.config.diffusion
+        loss = denoising_loss(
+            self.model, self.alpha_bar, self.batch(generator), d.loss, generator, d.prediction, d.weighting, d.min_snr_gamma
+        )
         loss_value = loss.item()
         if not math.isfinite(loss_value):
             raise LossNotFinite(self.divergence_message(loss_value))
