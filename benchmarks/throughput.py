@@ -27,7 +27,7 @@ SAMPLING_STEP_COUNTS = (10, 100, 1000)
 
 def measure_training(preset_name: str, batch_size: int | None, steps: int, device: str) -> dict:
     from unnoise.config import preset
-    from unnoise.diffusion.process import denoising_loss
+    from unnoise.diffusion.losses import denoising_loss
     from unnoise.diffusion.schedules import make_schedule
     from unnoise.models import build_model, count_parameters
     from unnoise.train.ema import EMA
@@ -63,7 +63,8 @@ def measure_training(preset_name: str, batch_size: int | None, steps: int, devic
 @torch.no_grad()
 def measure_sampling(preset_name: str, batch_size: int | None, steps: int, device: str) -> dict:
     from unnoise.config import preset
-    from unnoise.diffusion.samplers import sample_ddpm, spaced_timesteps
+    from unnoise.diffusion.denoiser import Denoiser
+    from unnoise.diffusion.samplers import sample_ddpm
     from unnoise.diffusion.schedules import make_schedule
     from unnoise.models import build_model
 
@@ -73,13 +74,13 @@ def measure_sampling(preset_name: str, batch_size: int | None, steps: int, devic
     model = build_model(config.model, size).to(device).eval()
     schedule = make_schedule(config.diffusion.schedule, config.diffusion.timesteps)
     x = torch.randn(batch, 3, size, size, device=device)
-    timesteps = spaced_timesteps(schedule.timesteps, steps)
-    sample_ddpm(model, schedule, x, timesteps[:2])  # warm-up
+    denoiser = Denoiser(model, schedule, config.diffusion.prediction)
+    sample_ddpm(denoiser, x, 2)  # warm-up
     synchronize(device)
     started = time.perf_counter()
-    sample_ddpm(model, schedule, x, timesteps)
+    sample_ddpm(denoiser, x, steps)
     synchronize(device)
-    seconds_per_step = (time.perf_counter() - started) / len(timesteps)
+    seconds_per_step = (time.perf_counter() - started) / steps
     rates = {f"sample_images_per_s_{k}_steps": batch / (k * seconds_per_step) for k in SAMPLING_STEP_COUNTS}
     return {"sample_batch": batch, "sample_step_s": seconds_per_step, **rates, "sample_peak_memory_mb": peak_memory_mb(device)}
 
