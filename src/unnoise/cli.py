@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
 from . import api
 from .config import PRESETS, SECTIONS, RunConfig, override, preset
+from .diffusion.samplers import SAMPLERS, count_nfe
+from .diffusion.timesteps import SPACINGS
 from .errors import UserError
+from .eval import fid_stats
+from .evaluation import evaluate
 from .viz import save_grid, save_images, save_png
 
 EXIT_USER_ERROR = 2
@@ -54,6 +60,20 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
             group.add_argument(flag, **options)
 
 
+def add_sampler_flags(parser: argparse.ArgumentParser, default: str | None = "ddpm") -> None:
+    """--sampler, --steps and the options only some samplers take (a sampler refuses the others)."""
+    parser.add_argument("--sampler", default=default, choices=list(SAMPLERS), help="sampler (default ddpm)")
+    parser.add_argument("--steps", type=int, default=None, help="sampling steps (default: all T); NFE is printed")
+    parser.add_argument("--eta", type=float, default=None, help="ddim: 0 deterministic, 1 = ddpm")
+    parser.add_argument("--spacing", choices=SPACINGS, default=None, help="ddpm, ddim, dpmpp_*: timestep spacing")
+    parser.add_argument("--variance", choices=("beta_tilde", "beta"), default=None, help="ddpm: posterior variance")
+    parser.add_argument("--rho", type=float, default=None, help="euler, heun: Karras sigma spacing (default 7)")
+
+
+def sampler_options(arguments: argparse.Namespace) -> dict[str, Any]:
+    return {name: getattr(arguments, name) for name in ("eta", "spacing", "variance", "rho")}
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="unnoise", description="Train denoising diffusion models on images and generate new ones.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -71,7 +91,7 @@ def build_parser() -> Parser:
     sample.add_argument("--n", type=int, default=64, help="number of images")
     sample.add_argument("--out", type=Path, help="grid PNG (default: RUN/samples.png)")
     sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument("--steps", type=int, default=None, help="sampling steps (default: all T)")
+    add_sampler_flags(sample)
     sample.add_argument("--images-dir", type=Path, help="also write one PNG per image here")
     sample.add_argument("--trajectory", type=Path, help="also write a strip of x_t along the chain for 4 samples")
     sample.add_argument("--batch-size", type=int, default=64)
@@ -89,7 +109,31 @@ def build_parser() -> Parser:
     demo = commands.add_parser("demo", help="train preset demo on built-in faces, then sample and draw")
     demo.add_argument("--out", type=Path, default=Path("runs/demo"))
     demo.add_argument("--quiet", action="store_true")
+    add_evaluation_parsers(commands)
     return parser
+
+
+# --- Evaluation (unnoise.eval): reference statistics, then FID and KID of a run or a folder of images. ---
+
+def add_evaluation_parsers(commands) -> None:
+    fid_stats = commands.add_parser("fid-stats", help="compute FID reference statistics of a data set")
+    fid_stats.add_argument("data", help="builtin | celeba:PATH | folder:PATH, read as for training")
+    fid_stats.add_argument("--size", type=int, default=64, help="image size, as the model trained on it (default 64)")
+    fid_stats.add_argument("--out", type=Path, required=True, help="statistics file to write (.npz)")
+    fid_stats.add_argument("--split", default="train", help="train | valid | test | all (default train)")
+    fid_stats.add_argument("--n", type=int, default=None, help="use the first N images (default: all)")
+    fid_stats.add_argument("--device", default="auto")
+    fid_stats.add_argument("--quiet", action="store_true", help="no progress output")
+
+    evaluate = commands.add_parser("eval", help="FID and KID of a run's samples or a folder of images, as one JSON line")
+    evaluate.add_argument("target", type=Path, help="run folder, or a folder of images at the reference's size")
+    evaluate.add_argument("--ref", type=Path, required=True, help="statistics file from unnoise fid-stats")
+    evaluate.add_argument("--n", type=int, default=None, help="images to evaluate (default: a run draws the reference's n, a folder gives all)")
+    add_sampler_flags(evaluate, default=None)
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--batch-size", type=int, default=64, help="sampling batch size")
+    evaluate.add_argument("--device", default="auto")
+    evaluate.add_argument("--quiet", action="store_true", help="no progress output")
 
 
 def command_train(arguments: argparse.Namespace) -> int:
@@ -104,23 +148,33 @@ def command_train(arguments: argparse.Namespace) -> int:
         config = override(preset(arguments.preset or "demo"), overrides)
     out = Path(arguments.out or f"runs/{arguments.preset or 'demo'}")
     run = api.train(config, out=out, resume=arguments.resume, progress=not arguments.quiet)
-    if not run.finished:
+    if run.status == "interrupted":
         print(f"stopped at step {run.step}; checkpoint saved. Continue with: unnoise train --resume --out {out}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    if run.status == "out_of_time":
+        print(f"--max-minutes spent at step {run.step} of {run.config.train.steps}; checkpoint saved "
+              f"(continue with: unnoise train --resume --out {out})")
+        return 0
     print(f"trained {out} to step {run.step}: weights {out / 'model.safetensors'}, samples in {out / 'samples'}")
     return 0
 
 
 def command_sample(arguments: argparse.Namespace) -> int:
     run = api.load_run(arguments.run, device=arguments.device)
-    images = run.sample(arguments.n, steps=arguments.steps, seed=arguments.seed, batch_size=max(1, arguments.batch_size))
+    options = sampler_options(arguments)
+    started = time.perf_counter()
+    images = run.sample(arguments.n, steps=arguments.steps, seed=arguments.seed, batch_size=max(1, arguments.batch_size),
+                        sampler=arguments.sampler, **options)
+    seconds = time.perf_counter() - started
     out = save_grid(images, arguments.out or arguments.run / "samples.png")
-    print(f"wrote {out} ({arguments.n} images)")
+    nfe = count_nfe(arguments.sampler, arguments.steps or run.schedule.timesteps)
+    print(f"wrote {out} ({arguments.n} images, {arguments.sampler}, NFE {nfe} per image, {seconds:.1f} s)")
     if arguments.images_dir:
         save_images(images, arguments.images_dir)
         print(f"wrote {arguments.n} images to {arguments.images_dir}")
     if arguments.trajectory:
-        save_png(run.sample_trajectory(4, steps=arguments.steps, seed=arguments.seed), arguments.trajectory)
+        strip = run.sample_trajectory(4, steps=arguments.steps, seed=arguments.seed, sampler=arguments.sampler, **options)
+        save_png(strip, arguments.trajectory)
         print(f"wrote {arguments.trajectory}")
     return 0
 
@@ -139,7 +193,27 @@ def command_demo(arguments: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": command_train, "sample": command_sample, "noise": command_noise, "demo": command_demo}
+def command_fid_stats(arguments: argparse.Namespace) -> int:
+    reference = fid_stats(
+        arguments.data, arguments.out, image_size=arguments.size, split=arguments.split, n=arguments.n,
+        device=arguments.device, progress=not arguments.quiet,
+    )
+    print(f"wrote {arguments.out}: statistics of {reference.n} images at {reference.image_size}x{reference.image_size}")
+    return 0
+
+
+def command_eval(arguments: argparse.Namespace) -> int:
+    result = evaluate(
+        arguments.target, arguments.ref, n=arguments.n, steps=arguments.steps, seed=arguments.seed,
+        batch_size=max(1, arguments.batch_size), sampler=arguments.sampler, device=arguments.device,
+        progress=not arguments.quiet, **sampler_options(arguments),
+    )
+    print(json.dumps(result))
+    return 0
+
+
+COMMANDS = {"train": command_train, "sample": command_sample, "noise": command_noise, "demo": command_demo,
+            "fid-stats": command_fid_stats, "eval": command_eval}
 
 
 def configure_logging() -> None:

@@ -69,6 +69,7 @@ class TrainConfig:
     sample_steps: int = 100  # DDPM steps for those grids (the final `unnoise sample` uses any number)
     checkpoint_every: int = 500
     keep: int = 2  # checkpoints kept in state/
+    max_minutes: float = 0.0  # a wall-clock budget for this invocation: stop and save when it is spent; 0 = none
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
 
 
@@ -204,6 +205,7 @@ def validate(config: RunConfig) -> None:
         (t.sample_every >= 0 and t.checkpoint_every >= 0, "--sample-every and --checkpoint-every must be >= 0"),
         (t.sample_count >= 1 and t.sample_steps >= 1, "--sample-count and --sample-steps must be at least 1"),
         (t.keep >= 1, f"--keep must be at least 1, got {t.keep}"),
+        (t.max_minutes >= 0, f"--max-minutes must be >= 0, got {t.max_minutes}"),
     ]
     for ok, message in checks:
         if not ok:

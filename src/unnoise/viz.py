@@ -65,40 +65,73 @@ def labelled_rows(rows: Sequence[torch.Tensor], labels: Sequence[str], scale: in
     return canvas
 
 
-def line_plot(xs: Sequence[float], ys: Sequence[float], title: str, size: tuple[int, int] = (640, 360)) -> Image.Image:
-    """A minimal line chart (log-scale y when the values span more than a decade), e.g. loss against step."""
+PALETTE = [(200, 60, 40), (40, 100, 200), (40, 150, 60), (150, 60, 170), (230, 140, 20), (20, 160, 170),
+           (120, 120, 120), (180, 40, 120), (90, 60, 20), (0, 0, 0)]
+
+
+def line_chart(
+    series: dict[str, tuple[Sequence[float], Sequence[float]]],
+    title: str,
+    x_label: str = "",
+    log_x: bool = False,
+    log_y: bool | None = None,
+    size: tuple[int, int] = (720, 420),
+) -> Image.Image:
+    """Lines (name -> (xs, ys)) on shared axes with a legend; log_y=None picks log when y spans over a decade."""
     font = ImageFont.load_default()
     width, height = size
-    left, right, top, bottom = 60, 20, 28, 36
+    legend_width = 150 if len(series) > 1 else 0
+    left, right, top, bottom = 60, 20 + legend_width, 28, 40
     canvas = Image.new("RGB", size, BACKGROUND)
     draw = ImageDraw.Draw(canvas)
     draw.text((left, 8), title, fill=INK, font=font)
-    xs_array, ys_array = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
-    keep = np.isfinite(ys_array)
-    xs_array, ys_array = xs_array[keep], ys_array[keep]
-    if len(xs_array) < 2:
+    cleaned = {}
+    for name, (xs, ys) in series.items():
+        xs_array, ys_array = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+        keep = np.isfinite(xs_array) & np.isfinite(ys_array) & ((xs_array > 0) if log_x else True)
+        if keep.any():
+            cleaned[name] = (xs_array[keep], ys_array[keep])
+    if not cleaned:
         return canvas
-    log_scale = ys_array.min() > 0 and ys_array.max() / ys_array.min() > 10
-    values = np.log10(ys_array) if log_scale else ys_array
-    x_low, x_high = xs_array.min(), max(xs_array.max(), xs_array.min() + 1)
-    y_low, y_high = values.min(), max(values.max(), values.min() + 1e-12)
+    all_x = np.concatenate([xs for xs, _ in cleaned.values()])
+    all_y = np.concatenate([ys for _, ys in cleaned.values()])
+    if log_y is None:
+        log_y = bool(all_y.min() > 0 and all_y.max() / all_y.min() > 10)
+    fx = np.log10 if log_x else (lambda v: v)
+    fy = np.log10 if log_y else (lambda v: v)
+    x_low, x_high = fx(all_x).min(), fx(all_x).max()
+    y_low, y_high = fy(all_y).min(), fy(all_y).max()
+    x_high, y_high = max(x_high, x_low + 1e-9), max(y_high, y_low + 1e-9)
 
     def position(x: float, y: float) -> tuple[float, float]:
         return (
-            left + (x - x_low) / (x_high - x_low) * (width - left - right),
-            height - bottom - (y - y_low) / (y_high - y_low) * (height - top - bottom),
+            left + (fx(x) - x_low) / (x_high - x_low) * (width - left - right),
+            height - bottom - (fy(y) - y_low) / (y_high - y_low) * (height - top - bottom),
         )
 
     draw.rectangle([left, top, width - right, height - bottom], outline=INK)
-    for fraction in (0.0, 0.5, 1.0):
-        y_value = y_low + fraction * (y_high - y_low)
-        shown = 10**y_value if log_scale else y_value
-        _, y_pixel = position(x_low, y_value)
-        draw.text((4, y_pixel - 6), f"{shown:.3g}", fill=INK, font=font)
-        x_value = x_low + fraction * (x_high - x_low)
-        x_pixel, _ = position(x_value, y_low)
-        draw.text((x_pixel - 12, height - bottom + 6), f"{x_value:.0f}", fill=INK, font=font)
-    draw.line([position(x, y) for x, y in zip(xs_array, values)], fill=(200, 60, 40), width=2)
+    for fraction in (0.0, 0.25, 0.5, 0.75, 1.0):
+        y_value = 10 ** (y_low + fraction * (y_high - y_low)) if log_y else y_low + fraction * (y_high - y_low)
+        draw.text((4, position(all_x.min(), y_value)[1] - 6), f"{y_value:.3g}", fill=INK, font=font)
+    x_ticks = np.unique(all_x) if log_x and len(np.unique(all_x)) <= 12 else [
+        10 ** (x_low + f * (x_high - x_low)) if log_x else x_low + f * (x_high - x_low) for f in (0.0, 0.5, 1.0)
+    ]
+    for x_value in x_ticks:
+        x_pixel = position(x_value, all_y.min())[0]
+        draw.text((x_pixel - 10, height - bottom + 6), f"{x_value:.4g}", fill=INK, font=font)
+    if x_label:
+        draw.text((left + (width - left - right) / 2 - 20, height - 16), x_label, fill=INK, font=font)
+    for index, (name, (xs, ys)) in enumerate(cleaned.items()):
+        colour = PALETTE[index % len(PALETTE)]
+        points = [position(x, y) for x, y in zip(xs, ys)]
+        if len(points) > 1:
+            draw.line(points, fill=colour, width=2)
+        for px, py in points if len(points) < 30 else []:
+            draw.ellipse([px - 3, py - 3, px + 3, py + 3], fill=colour)
+        if legend_width:
+            legend_y = top + 4 + 14 * index
+            draw.line([(width - legend_width, legend_y + 6), (width - legend_width + 16, legend_y + 6)], fill=colour, width=3)
+            draw.text((width - legend_width + 22, legend_y), name, fill=INK, font=font)
     return canvas
 
 

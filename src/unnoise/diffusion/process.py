@@ -11,7 +11,7 @@ import torch
 
 def broadcast_to_image(coefficient: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """(B,) -> (B, 1, 1, 1) in x's dtype, so per-sample coefficients scale whole images."""
-    return coefficient.to(x.dtype).reshape(-1, *([1] * (x.dim() - 1)))
+    return coefficient.to(device=x.device, dtype=x.dtype).reshape(-1, *([1] * (x.dim() - 1)))
 
 
 def q_sample(x0: torch.Tensor, alpha_bar_t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:

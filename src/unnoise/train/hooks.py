@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from ..atomic import write_text_atomic
 from ..generation import generate
-from ..viz import display_scale, image_grid, line_plot, save_png
+from ..viz import display_scale, image_grid, line_chart, save_png
 
 LOG_FILE = "log.csv"
 LOG_COLUMNS = ("step", "loss", "lr", "images_per_s", "elapsed_s")
@@ -162,4 +162,5 @@ def write_loss_curve(run_dir: Path) -> Path | None:
     if len(rows) < 2:
         return None
     steps, losses = [int(row["step"]) for row in rows], [float(row["loss"]) for row in rows]
-    return save_png(line_plot(steps, losses, "training loss (mean per log interval)"), run_dir / "loss.png")
+    chart = line_chart({"loss": (steps, losses)}, "training loss (mean per log interval)", x_label="step")
+    return save_png(chart, run_dir / "loss.png")

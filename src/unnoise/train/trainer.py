@@ -86,7 +86,6 @@ class Trainer:
         self.alpha_bar = self.schedule.alpha_bar.to(device)
         self.order = DataOrder(len(dataset), train.batch_size, train.seed)
         self.step = 0
-        self.started_at = time.perf_counter()
 
     def resume(self) -> int:
         """Load the latest checkpoint of the run folder; returns its step (0 when there is none)."""
@@ -133,19 +132,27 @@ class Trainer:
         kept = f"the last good checkpoint (step {checkpoint_step(folder)}) is kept" if folder else "no checkpoint had been written yet"
         return f"the loss became {loss_value} at step {self.step + 1}; training stopped and {kept}. Try a lower --lr"
 
-    def fit(self) -> bool:
-        """Train until config.train.steps; returns False when stopped early by a signal (after saving)."""
+    def fit(self) -> str:
+        """Train until config.train.steps; returns "finished", "interrupted" (a signal) or "out_of_time" (max_minutes).
+
+        Every way out saves a checkpoint (CheckpointHook.on_end).
+        """
         for hook in self.hooks:
             hook.on_start(self)
-        interrupted = False
+        status = "finished"
+        budget_s = self.config.train.max_minutes * 60
+        started = time.perf_counter()
         with stop_on_signals() as stop:
             while self.step < self.config.train.steps:
                 loss = self.train_step()
                 for hook in self.hooks:
                     hook.after_step(self, loss)
                 if stop.requested:
-                    interrupted = True
+                    status = "interrupted"
+                elif budget_s and time.perf_counter() - started >= budget_s:
+                    status = "out_of_time"
+                if status != "finished":
                     break
         for hook in self.hooks:
-            hook.on_end(self, interrupted)
-        return not interrupted
+            hook.on_end(self, interrupted=status == "interrupted")
+        return status
