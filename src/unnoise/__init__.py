@@ -8,7 +8,9 @@ The Python API the command line is a thin shell over:
     unnoise.save_grid(images, "grid.png")
 """
 
-from .api import Run, demo, load_run, noising_strip, train
+from .api import Run, load_run, train
+from .demo import demo
+from .pictures import noising_strip
 from .config import PRESETS, DataConfig, DiffusionConfig, ModelConfig, RunConfig, TrainConfig, override, preset
 from .data import ImageDataset, open_dataset
 from .errors import UserError

@@ -1,4 +1,4 @@
-"""What users import: train a run, load a run, sample from it, picture the forward process.
+"""What users import: train a run, load a run, sample from it.
 
     import unnoise
     run = unnoise.train(unnoise.preset("demo"), out="runs/demo")
@@ -10,26 +10,22 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
-
-import numpy as np
 import torch
 from PIL import Image
 from torch import nn
 
-from .config import RunConfig, preset, validate
+from .config import RunConfig, validate
 from .data import open_dataset
-from .data.transforms import center_square_box, crop_and_resize, load_rgb, to_model_range
 from .devices import resolve_device
-from .diffusion.process import q_sample
 from .diffusion.schedules import NoiseSchedule, make_schedule
 from .errors import UserError
 from .generation import generate, images_from_model_range
 from .models import build_model, count_parameters
 from .train.checkpoint import MODEL_FILE, STATE_DIR, checkpoint_step, latest_checkpoint, load_weights
-from .train.hooks import CheckpointHook, CsvLogHook, ProgressHook, SampleGridHook
+from .train.distributed import init_distributed
+from .train.hooks import CheckpointHook, LogHook, ProgressHook, SampleGridHook, TensorBoardHook, tensorboard_available
 from .train.trainer import Trainer
-from .viz import display_scale, labelled_rows, save_grid, save_png
+from .viz import display_scale, labelled_rows
 
 log = logging.getLogger("unnoise")
 
@@ -37,7 +33,7 @@ CONFIG_FILE = "config.json"
 # Settings that may change when a run is resumed; anything else would make it a different run.
 RESUMABLE = {
     "train.steps", "train.log_every", "train.sample_every", "train.sample_count", "train.sample_steps",
-    "train.checkpoint_every", "train.keep", "train.device", "train.max_minutes",
+    "train.checkpoint_every", "train.keep", "train.device", "train.max_minutes", "train.precision", "train.compile",
 }
 
 
@@ -147,20 +143,28 @@ def train(config: RunConfig | None = None, out: str | Path = "runs/demo", resume
     validate(config)
     if not config.data.source:
         raise UserError(f"preset {config.preset!r} has no default data: pass --data celeba:PATH or folder:PATH")
-    device = resolve_device(config.train.device)
     build_model(config.model, config.data.image_size)  # reject impossible shapes before decoding any data
-    dataset = open_dataset(config.data.source, config.data.image_size, config.data.split, progress=progress)
-    hooks = [ProgressHook(progress), CsvLogHook(), CheckpointHook(), SampleGridHook()]
-    trainer = Trainer(config, dataset, run_dir, device, hooks)
+    distributed, device = init_distributed(config.train.device)
+    dataset = open_dataset(config.data.source, config.data.image_size, config.data.split, progress=progress and distributed.is_main)
+    hooks: list = [CheckpointHook()]  # on every rank: its saves include a collective finiteness check
+    if distributed.is_main:
+        hooks = [ProgressHook(progress), LogHook(), *hooks, SampleGridHook()]
+        if tensorboard_available():
+            hooks.append(TensorBoardHook())
+    trainer = Trainer(config, dataset, run_dir, device, hooks, distributed)
     start = trainer.resume() if resume else 0
-    config.save(run_dir / CONFIG_FILE)
-    if progress:
-        architecture = "U-Net" if config.model.architecture == "unet" else "toy U-Net"
-        log.info(
-            f"{architecture}: {count_parameters(trainer.model) / 1e6:.2f}M parameters | data: {dataset.source}, "
-            f"{len(dataset)} images at {config.data.image_size}x{config.data.image_size} | device: {device} | "
-            f"batch {config.train.batch_size} | steps {start} -> {config.train.steps}"
-        )
+    if distributed.is_main:
+        config.save(run_dir / CONFIG_FILE)
+        if progress:
+            t = config.train
+            architecture = "U-Net" if config.model.architecture == "unet" else "toy U-Net"
+            log.info(
+                f"{architecture}: {count_parameters(trainer.model) / 1e6:.2f}M parameters | data: {dataset.source}, "
+                f"{len(dataset)} images at {config.data.image_size}x{config.data.image_size} | device: {device}, "
+                f"{trainer.precision}{', compiled' if t.compile else ''} | global batch {trainer.global_batch} = "
+                f"{t.batch_size} per process x {distributed.world_size} processes x {t.accum} accumulation | "
+                f"steps {start} -> {t.steps}"
+            )
     status = trainer.fit()
     return Run(run_dir, config, trainer.ema.model, trainer.schedule, trainer.step, status)
 
@@ -184,66 +188,3 @@ def prepare_run_folder(run_dir: Path, config: RunConfig | None, resume: bool) ->
         raise UserError("train() needs a config (e.g. unnoise.preset('demo')) unless it resumes a run")
     run_dir.mkdir(parents=True, exist_ok=True)
     return config
-
-
-def demo(out: str | Path = "runs/demo", samples: int = 64, steps: int | None = 250, progress: bool = True) -> dict[str, Path]:
-    """Train preset `demo` on the built-in faces (resuming or reusing a run already in `out`), then draw its pictures.
-
-    Returns the paths of samples.png (a grid of new faces), trajectory.png (noise becoming faces) and
-    noising.png (a training face becoming noise).
-    """
-    run_dir = Path(out)
-    if (run_dir / CONFIG_FILE).exists():
-        if not load_run(run_dir).finished:
-            train(out=run_dir, resume=True, progress=progress)
-        elif progress:
-            log.info(f"{run_dir} is already trained; delete it to train again")
-    else:
-        train(preset("demo"), out=run_dir, progress=progress)
-    run = load_run(run_dir)
-    pictures = {
-        "samples": save_grid(run.sample(samples, steps=steps, seed=0), run_dir / "samples.png"),
-        "trajectory": save_png(run.sample_trajectory(4, steps=steps, seed=1), run_dir / "trajectory.png"),
-    }
-    face = open_dataset(run.config.data.source, 64, progress=False).images[0]
-    pictures["noising"] = save_png(noising_strip_from_image(face, schedule=run.config.diffusion.schedule), run_dir / "noising.png")
-    return pictures
-
-
-def noising_strip(
-    image_path: str | Path,
-    timesteps: Sequence[int] = (0, 50, 100, 200, 400, 700, 999),
-    schedule: str = "linear",
-    num_timesteps: int = 1000,
-    size: int = 64,
-    seed: int = 0,
-) -> Image.Image:
-    """The forward process as a picture: one image and the same noise at growing t, x_t = sqrt(ab) x_0 + sqrt(1-ab) eps."""
-    path = Path(image_path)
-    try:
-        picture = load_rgb(path)
-    except FileNotFoundError:
-        raise UserError(f"no such image: {path}") from None
-    except (OSError, ValueError, Image.DecompressionBombError) as error:
-        raise UserError(f"cannot read {path} as an image ({type(error).__name__})") from None
-    pixels = torch.from_numpy(np.array(crop_and_resize(picture, center_square_box(*picture.size), size)))
-    return noising_strip_from_image(pixels.permute(2, 0, 1), timesteps, schedule, num_timesteps, seed)
-
-
-def noising_strip_from_image(
-    image: torch.Tensor,
-    timesteps: Sequence[int] = (0, 50, 100, 200, 400, 700, 999),
-    schedule: str = "linear",
-    num_timesteps: int = 1000,
-    seed: int = 0,
-) -> Image.Image:
-    """noising_strip for one uint8 image (3, H, W) already in memory."""
-    noise_schedule = make_schedule(schedule, num_timesteps)
-    bad = [t for t in timesteps if not 0 <= t < num_timesteps]
-    if bad:
-        raise UserError(f"timesteps must lie in 0..{num_timesteps - 1}; got {', '.join(map(str, bad))}")
-    x0 = to_model_range(image[None])  # (1, 3, H, W)
-    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed))
-    t = torch.tensor(list(timesteps))
-    x_t = q_sample(x0.expand(len(t), -1, -1, -1), noise_schedule.alpha_bar[t], noise.expand(len(t), -1, -1, -1))
-    return labelled_rows([images_from_model_range(x_t)], [f"t={step}" for step in timesteps], scale=max(1, 128 // image.shape[-1]))

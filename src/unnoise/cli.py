@@ -17,7 +17,10 @@ from .diffusion.samplers import SAMPLERS, count_nfe
 from .diffusion.timesteps import SPACINGS
 from .errors import UserError
 from .eval import fid_stats
+from .demo import demo
 from .evaluation import evaluate
+from .pictures import noising_strip
+from .train.distributed import is_main_process, shutdown_distributed
 from .viz import save_grid, save_images, save_png
 
 EXIT_USER_ERROR = 2
@@ -147,7 +150,12 @@ def command_train(arguments: argparse.Namespace) -> int:
     else:
         config = override(preset(arguments.preset or "demo"), overrides)
     out = Path(arguments.out or f"runs/{arguments.preset or 'demo'}")
-    run = api.train(config, out=out, resume=arguments.resume, progress=not arguments.quiet)
+    try:
+        run = api.train(config, out=out, resume=arguments.resume, progress=not arguments.quiet)
+    finally:
+        shutdown_distributed()
+    if not is_main_process():
+        return 0
     if run.status == "interrupted":
         print(f"stopped at step {run.step}; checkpoint saved. Continue with: unnoise train --resume --out {out}", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -180,13 +188,13 @@ def command_sample(arguments: argparse.Namespace) -> int:
 
 
 def command_noise(arguments: argparse.Namespace) -> int:
-    strip = api.noising_strip(arguments.image, arguments.timesteps, arguments.schedule, arguments.num_timesteps, arguments.size, arguments.seed)
+    strip = noising_strip(arguments.image, arguments.timesteps, arguments.schedule, arguments.num_timesteps, arguments.size, arguments.seed)
     print(f"wrote {save_png(strip, arguments.out)}")
     return 0
 
 
 def command_demo(arguments: argparse.Namespace) -> int:
-    pictures = api.demo(arguments.out, progress=not arguments.quiet)
+    pictures = demo(arguments.out, progress=not arguments.quiet)
     print("demo done. Look at:")
     for name, path in pictures.items():
         print(f"  {name:<11} {path}")

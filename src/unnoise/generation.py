@@ -5,14 +5,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .data.transforms import to_uint8
 from .diffusion.denoiser import Denoiser
 from .diffusion.samplers import StepCallback, run_sampler
 from .diffusion.schedules import NoiseSchedule
 
 
 def images_from_model_range(x: torch.Tensor) -> torch.Tensor:
-    """[-1, 1] floats to uint8 pixels: round((x + 1) * 127.5), clamped."""
-    return ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu()
+    """[-1, 1] floats to uint8 pixels on the CPU, ready to save."""
+    return to_uint8(x.float()).cpu()
 
 
 @torch.no_grad()

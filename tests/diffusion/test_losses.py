@@ -54,9 +54,9 @@ def test_denoising_loss_is_zero_for_an_oracle_and_not_otherwise(prediction, weig
         eps = x_t / (1 - alpha_bar[t]).sqrt()[:, None, None, None]
         return training_target(prediction, x0, eps, alpha_bar[t])
 
-    loss = denoising_loss(oracle, alpha_bar, x0, "l2", torch.Generator().manual_seed(0), prediction, weighting)
-    assert loss.item() < 1e-12
-    wrong = denoising_loss(lambda x_t, t: x_t + 1, alpha_bar, x0, "l2", torch.Generator().manual_seed(0), prediction, weighting)
-    assert wrong.item() > 1e-3
+    generator = torch.Generator().manual_seed(0)
+    t, noise = torch.randint(0, 1000, (8,), generator=generator), torch.randn(x0.shape, generator=generator, dtype=x0.dtype)
+    assert denoising_loss(oracle, alpha_bar, x0, t, noise, "l2", prediction, weighting).item() < 1e-12
+    assert denoising_loss(lambda x_t, t: x_t + 1, alpha_bar, x0, t, noise, "l2", prediction, weighting).item() > 1e-3
     with pytest.raises(UserError):
-        denoising_loss(oracle, alpha_bar, x0, "l2", None, prediction, "p2")
+        denoising_loss(oracle, alpha_bar, x0, t, noise, "l2", prediction, "p2")

@@ -4,7 +4,8 @@ from torch import nn
 
 from unnoise.train.data_order import DataOrder, step_seed
 from unnoise.train.ema import EMA, ema_decay_at
-from unnoise.train.trainer import learning_rate_at
+from unnoise.errors import UserError
+from unnoise.train.trainer import learning_rate_at, resolve_precision
 
 
 def test_every_epoch_visits_every_image_once_across_batch_boundaries():
@@ -37,9 +38,20 @@ def test_ema_follows_its_formula():
     assert torch.equal(raw.model.weight, model.weight)
 
 
-def test_learning_rate_warms_up_linearly():
+def test_learning_rate_warms_up_linearly_then_stays_or_follows_a_cosine():
     assert learning_rate_at(0, 1e-3, 10) == pytest.approx(1e-4)
     assert learning_rate_at(4, 1e-3, 10) == pytest.approx(5e-4)
     assert learning_rate_at(9, 1e-3, 10) == pytest.approx(1e-3)
     assert learning_rate_at(500, 1e-3, 10) == 1e-3
     assert learning_rate_at(0, 1e-3, 0) == 1e-3
+    assert learning_rate_at(9, 1e-3, 10, 110, "cosine") == pytest.approx(1e-3)
+    assert learning_rate_at(60, 1e-3, 10, 110, "cosine") == pytest.approx(0.5e-3)  # halfway through the decay
+    assert learning_rate_at(110, 1e-3, 10, 110, "cosine") == pytest.approx(0.0, abs=1e-12)
+
+
+def test_precision_resolution():
+    cpu = torch.device("cpu")
+    assert resolve_precision("auto", cpu) == "fp32"
+    assert resolve_precision("bf16", cpu) == "bf16"
+    with pytest.raises(UserError, match="fp16 needs a CUDA GPU"):
+        resolve_precision("fp16", cpu)

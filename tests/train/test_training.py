@@ -70,7 +70,7 @@ def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny, tmp_p
         return loss * math.nan if calls["n"] == 6 else loss
 
     monkeypatch.setattr(trainer_module, "denoising_loss", loss_that_breaks_at_step_6)
-    with pytest.raises(LossNotFinite, match=r"step 6.*step 4\) is kept"):
+    with pytest.raises(LossNotFinite, match=r"steps 5-6.*step 4\) is kept"):
         unnoise.train(tiny(steps=20, checkpoint_every=4), out=tmp_path / "run", progress=False)
     assert [folder.name for folder in step_folders(tmp_path / "run")] == ["step_0000004"]
     weights = load_file(str(tmp_path / "run" / "model.safetensors"))
@@ -81,3 +81,44 @@ def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny, tmp_p
 def test_checkpoints_keep_only_the_newest(tiny, tmp_path):
     unnoise.train(tiny(steps=12, checkpoint_every=2, keep=2), out=tmp_path / "run", progress=False)
     assert [folder.name for folder in step_folders(tmp_path / "run")] == ["step_0000010", "step_0000012"]
+
+
+def test_logs_are_written_as_csv_and_jsonl_with_the_same_rows(tiny, tmp_path):
+    import json
+
+    unnoise.train(tiny(steps=6, log_every=2), out=tmp_path / "run", progress=False)
+    csv_rows = read_log(tmp_path / "run" / "log.csv")
+    json_rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [int(row["step"]) for row in csv_rows] == [row["step"] for row in json_rows] == [2, 4, 6]
+    assert [float(row["loss"]) for row in csv_rows] == [row["loss"] for row in json_rows]
+
+
+def test_a_time_budget_stops_the_run_early_with_a_checkpoint(tiny, tmp_path):
+    run = unnoise.train(tiny(steps=1000, max_minutes=1e-6, checkpoint_every=0), out=tmp_path / "run", progress=False)
+    assert run.status == "out_of_time" and run.step == 1 and not run.finished
+    assert [folder.name for folder in step_folders(tmp_path / "run")] == ["step_0000001"]
+    assert (tmp_path / "run" / "samples" / "step_0000001.png").exists()  # the end-of-run grid is still drawn
+
+
+def test_tensorboard_hook_writes_scalars(tiny, tmp_path, monkeypatch):
+    import sys
+    import types
+
+    written = []
+
+    class FakeWriter:
+        def __init__(self, folder, purge_step=None):
+            written.append(("open", folder, purge_step))
+
+        def add_scalar(self, name, value, step):
+            written.append((name, step))
+
+        def close(self):
+            written.append(("close",))
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", types.SimpleNamespace(SummaryWriter=FakeWriter))
+    monkeypatch.setattr("unnoise.api.tensorboard_available", lambda: True)
+    unnoise.train(tiny(steps=4, log_every=2), out=tmp_path / "run", progress=False)
+    assert written[0] == ("open", str(tmp_path / "run" / "tensorboard"), 0)
+    assert ("loss", 2) in written and ("lr", 4) in written and ("images_per_s", 4) in written
+    assert written[-1] == ("close",)

@@ -74,8 +74,12 @@ def crop_and_resize(image: Image.Image, box: Box, size: int) -> Image.Image:
 def random_horizontal_flip(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Mirror each image of a (B, C, H, W) batch with probability 1/2, drawing only from generator."""
     flip = torch.rand(batch.shape[0], generator=generator, device=generator.device) < 0.5
-    flip = flip.to(batch.device).view(-1, 1, 1, 1)
-    return torch.where(flip, batch.flip(-1), batch)
+    return horizontal_flip(batch, flip)
+
+
+def horizontal_flip(batch: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mirror the images of a (B, C, H, W) batch where the boolean mask (B,) is True."""
+    return torch.where(mask.to(batch.device).view(-1, 1, 1, 1), batch.flip(-1), batch)
 
 
 def to_model_range(batch: torch.Tensor) -> torch.Tensor:

@@ -43,18 +43,17 @@ def denoising_loss(
     network,
     alpha_bar: torch.Tensor,
     x0: torch.Tensor,
+    t: torch.Tensor,
+    noise: torch.Tensor,
     kind: str = "l2",
-    generator: torch.Generator | None = None,
     prediction: str = "eps",
     weighting: str = "uniform",
     min_snr_gamma: float = 5.0,
 ) -> torch.Tensor:
-    """E_{t ~ U{1..T}, eps ~ N(0, I)} w_t loss(target, network(sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps, t))  (DDPM Alg. 1).
+    """mean_i w_t loss(target_i, network(sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps, t)), with t ~ U{1..T}, eps ~ N(0, I) drawn by the caller  (DDPM Alg. 1).
 
     With prediction eps, weighting uniform and kind l2 this is DDPM's L_simple.
     """
-    t = torch.randint(0, alpha_bar.shape[0], (x0.shape[0],), generator=generator, device=x0.device)
-    noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
     alpha_bar_t = alpha_bar[t]
     x_t = q_sample(x0, alpha_bar_t, noise)
     per_sample = prediction_loss(network(x_t, t), training_target(prediction, x0, noise, alpha_bar_t), kind)

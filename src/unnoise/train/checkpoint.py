@@ -105,7 +105,8 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
 
 
 def save_checkpoint(
-    run_dir: Path, step: int, model: nn.Module, ema_model: nn.Module, optimizer: torch.optim.Optimizer, keep: int = 2
+    run_dir: Path, step: int, model: nn.Module, ema_model: nn.Module, optimizer: torch.optim.Optimizer, keep: int = 2,
+    scaler: torch.amp.GradScaler | None = None,
 ) -> Path:
     """Write a complete checkpoint for `step`, publish its EMA weights as model.safetensors, keep the newest `keep`."""
     run_dir = Path(run_dir)
@@ -121,7 +122,9 @@ def save_checkpoint(
         optimizer_tensors, optimizer_rest = optimizer_to_files(optimizer)
         save_file(optimizer_tensors, str(temporary / "optimizer.safetensors"))
         fsync(temporary / "optimizer.safetensors")
-        (temporary / "trainer.json").write_text(json.dumps({"step": step, "optimizer": optimizer_rest}, indent=1))
+        scaler_state = scaler.state_dict() if scaler is not None and scaler.is_enabled() else None
+        trainer_state = {"step": step, "optimizer": optimizer_rest, "grad_scaler": scaler_state}
+        (temporary / "trainer.json").write_text(json.dumps(trainer_state, indent=1))
         fsync(temporary / "trainer.json")
         os.rename(temporary, final)
     publish_model(final / "ema.safetensors", run_dir / MODEL_FILE)
@@ -142,7 +145,10 @@ def publish_model(source: Path, target: Path) -> None:
             shutil.copyfile(source, temporary)
 
 
-def load_checkpoint(folder: Path, model: nn.Module, ema_model: nn.Module, optimizer: torch.optim.Optimizer) -> int:
+def load_checkpoint(
+    folder: Path, model: nn.Module, ema_model: nn.Module, optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler | None = None,
+) -> int:
     """Restore everything a checkpoint folder holds; returns its step."""
     load_weights(model, folder / "model.safetensors")
     load_weights(ema_model, folder / "ema.safetensors")
@@ -152,4 +158,6 @@ def load_checkpoint(folder: Path, model: nn.Module, ema_model: nn.Module, optimi
     except (OSError, ValueError, SafetensorError) as error:
         raise UserError(f"checkpoint {folder} is unreadable ({error}); delete it to resume from the one before") from None
     optimizer_from_files(optimizer, optimizer_tensors, trainer_state["optimizer"])
+    if scaler is not None and scaler.is_enabled() and trainer_state.get("grad_scaler"):
+        scaler.load_state_dict(trainer_state["grad_scaler"])
     return int(trainer_state["step"])

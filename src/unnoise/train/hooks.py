@@ -1,9 +1,14 @@
-"""What happens around the training loop: progress, log.csv, sample grids, loss curve, checkpoints."""
+"""What happens around the training loop: progress, logs, sample grids, loss curve, checkpoints, TensorBoard.
+
+Only process 0 of a distributed run gets the hooks that write or print; every process gets
+CheckpointHook, whose saves include a check that all processes take part in.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import sys
 import time
 from pathlib import Path
@@ -15,6 +20,7 @@ from ..generation import generate
 from ..viz import display_scale, image_grid, line_chart, save_png
 
 LOG_FILE = "log.csv"
+JSON_LOG_FILE = "log.jsonl"
 LOG_COLUMNS = ("step", "loss", "lr", "images_per_s", "elapsed_s")
 
 
@@ -28,30 +34,30 @@ class ProgressHook:
     def on_start(self, trainer) -> None:
         if not self.enabled:
             return
-        self.total, self.batch_size = trainer.config.train.steps, trainer.config.train.batch_size
-        self.interactive = sys.stderr.isatty()
+        self.total, self.batch_size = trainer.config.train.steps, trainer.global_batch
         self.first_step, self.started = trainer.step, time.perf_counter()
         self.last_line = self.started
-        self.smoothed_loss = None
-        if self.interactive:
+        if sys.stderr.isatty():
             self.bar = tqdm(total=self.total, initial=trainer.step, unit="step", dynamic_ncols=True, file=sys.stderr)
 
-    def after_step(self, trainer, loss: float) -> None:
-        if not self.enabled:
-            return
-        self.smoothed_loss = loss if self.smoothed_loss is None else 0.98 * self.smoothed_loss + 0.02 * loss
-        elapsed = time.perf_counter() - self.started
-        steps_done = trainer.step - self.first_step
-        images_per_s = steps_done * self.batch_size / max(elapsed, 1e-9)
+    def images_per_s(self, trainer) -> float:
+        return (trainer.step - self.first_step) * self.batch_size / max(time.perf_counter() - self.started, 1e-9)
+
+    def after_step(self, trainer) -> None:
         if self.bar is not None:
             self.bar.update(1)
-            if trainer.step % 5 == 0 or trainer.step == self.total:
-                self.bar.set_postfix(loss=f"{self.smoothed_loss:.4f}", img_s=f"{images_per_s:.1f}", refresh=False)
+
+    def on_log(self, trainer, loss: float) -> None:
+        if not self.enabled:
+            return
+        if self.bar is not None:
+            self.bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{self.images_per_s(trainer):.1f}", refresh=False)
         elif time.perf_counter() - self.last_line >= self.every_s or trainer.step == self.total:
             self.last_line = time.perf_counter()
-            eta = (self.total - trainer.step) * elapsed / max(steps_done, 1)
+            elapsed = self.last_line - self.started
+            eta = (self.total - trainer.step) * elapsed / max(trainer.step - self.first_step, 1)
             print(
-                f"step {trainer.step}/{self.total}  loss {self.smoothed_loss:.4f}  {images_per_s:.1f} img/s  "
+                f"step {trainer.step}/{self.total}  loss {loss:.4f}  {self.images_per_s(trainer):.1f} img/s  "
                 f"ETA {format_duration(eta)}",
                 file=sys.stderr,
                 flush=True,
@@ -68,45 +74,51 @@ def format_duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
 
 
-class CsvLogHook:
-    """log.csv: one row every log_every steps with the mean loss since the last row. Resuming drops later rows."""
+class LogHook:
+    """log.csv and log.jsonl: a row at every log step with the mean loss since the previous one.
+
+    Resuming drops the rows after the checkpoint's step, so the logs match the weights.
+    """
 
     def on_start(self, trainer) -> None:
-        self.path = trainer.run_dir / LOG_FILE
-        self.every = max(1, trainer.config.train.log_every)
-        self.batch_size = trainer.config.train.batch_size
+        self.path, self.json_path = trainer.run_dir / LOG_FILE, trainer.run_dir / JSON_LOG_FILE
         kept = [row for row in read_log(self.path) if int(row["step"]) <= trainer.step]
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(LOG_COLUMNS)
         writer.writerows([[row[column] for column in LOG_COLUMNS] for row in kept])
         write_text_atomic(self.path, buffer.getvalue())
+        json_kept = [line for line in read_lines(self.json_path) if json.loads(line)["step"] <= trainer.step]
+        write_text_atomic(self.json_path, "".join(line + "\n" for line in json_kept))
         self.elapsed_before = float(kept[-1]["elapsed_s"]) if kept else 0.0
         self.started = self.interval_start = time.perf_counter()
-        self.losses: list[float] = []
+        self.interval_first_step = trainer.step
 
-    def after_step(self, trainer, loss: float) -> None:
-        self.losses.append(loss)
-        if trainer.step % self.every == 0:
-            self.write_row(trainer)
+    def after_step(self, trainer) -> None:
+        pass
 
-    def write_row(self, trainer) -> None:
+    def on_log(self, trainer, loss: float) -> None:
         now = time.perf_counter()
-        images_per_s = len(self.losses) * self.batch_size / max(now - self.interval_start, 1e-9)
-        row = [
-            trainer.step,
-            f"{sum(self.losses) / len(self.losses):.6f}",
-            f"{trainer.optimizer.param_groups[0]['lr']:.6g}",
-            f"{images_per_s:.2f}",
-            f"{self.elapsed_before + now - self.started:.1f}",
-        ]
+        images = (trainer.step - self.interval_first_step) * trainer.global_batch
+        row = {
+            "step": trainer.step,
+            "loss": round(loss, 6),
+            "lr": float(f"{trainer.optimizer.param_groups[0]['lr']:.6g}"),
+            "images_per_s": round(images / max(now - self.interval_start, 1e-9), 2),
+            "elapsed_s": round(self.elapsed_before + now - self.started, 1),
+        }
         with open(self.path, "a", newline="") as handle:
-            csv.writer(handle).writerow(row)
-        self.losses, self.interval_start = [], now
+            csv.writer(handle).writerow([row[column] for column in LOG_COLUMNS])
+        with open(self.json_path, "a") as handle:
+            handle.write(json.dumps(row) + "\n")
+        self.interval_start, self.interval_first_step = now, trainer.step
 
     def on_end(self, trainer, interrupted: bool) -> None:
-        if self.losses:
-            self.write_row(trainer)
+        pass
+
+
+def read_lines(path: Path) -> list[str]:
+    return [line for line in Path(path).read_text().splitlines() if line.strip()] if Path(path).exists() else []
 
 
 def read_log(path: Path) -> list[dict[str, str]]:
@@ -122,9 +134,12 @@ class CheckpointHook:
     def on_start(self, trainer) -> None:
         self.every = trainer.config.train.checkpoint_every
 
-    def after_step(self, trainer, loss: float) -> None:
+    def after_step(self, trainer) -> None:
         if self.every > 0 and trainer.step % self.every == 0:
             trainer.save()
+
+    def on_log(self, trainer, loss: float) -> None:
+        pass
 
     def on_end(self, trainer, interrupted: bool) -> None:
         trainer.save()
@@ -139,9 +154,12 @@ class SampleGridHook:
     def on_start(self, trainer) -> None:
         self.every = trainer.config.train.sample_every
 
-    def after_step(self, trainer, loss: float) -> None:
+    def after_step(self, trainer) -> None:
         if self.enabled and self.every > 0 and trainer.step % self.every == 0 and trainer.step < trainer.config.train.steps:
             self.write(trainer)
+
+    def on_log(self, trainer, loss: float) -> None:
+        pass
 
     def on_end(self, trainer, interrupted: bool) -> None:
         if self.enabled and not interrupted:
@@ -164,3 +182,33 @@ def write_loss_curve(run_dir: Path) -> Path | None:
     steps, losses = [int(row["step"]) for row in rows], [float(row["loss"]) for row in rows]
     chart = line_chart({"loss": (steps, losses)}, "training loss (mean per log interval)", x_label="step")
     return save_png(chart, run_dir / "loss.png")
+
+
+class TensorBoardHook:
+    """Loss, learning rate and images/s as TensorBoard scalars in RUN/tensorboard (needs the tensorboard package)."""
+
+    def on_start(self, trainer) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(str(trainer.run_dir / "tensorboard"), purge_step=trainer.step)
+        self.last_time, self.last_step = time.perf_counter(), trainer.step
+
+    def after_step(self, trainer) -> None:
+        pass
+
+    def on_log(self, trainer, loss: float) -> None:
+        now = time.perf_counter()
+        self.writer.add_scalar("loss", loss, trainer.step)
+        self.writer.add_scalar("lr", trainer.optimizer.param_groups[0]["lr"], trainer.step)
+        rate = (trainer.step - self.last_step) * trainer.global_batch / max(now - self.last_time, 1e-9)
+        self.writer.add_scalar("images_per_s", rate, trainer.step)
+        self.last_time, self.last_step = now, trainer.step
+
+    def on_end(self, trainer, interrupted: bool) -> None:
+        self.writer.close()
+
+
+def tensorboard_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("tensorboard") is not None

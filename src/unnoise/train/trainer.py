@@ -1,12 +1,14 @@
 """The training loop: short on purpose. Logging, pictures and checkpoints hook in from hooks.py.
 
-Every random draw of step s (which images, their flips, t, the noise, dropout) comes from a seed
-derived from (run seed, s), so a run resumed from a checkpoint continues exactly as if it had not
-stopped, with no RNG state to save.
+Every random draw of step s (which images, their flips, t, the noise) comes from a seed derived
+from (run seed, s), and dropout from (run seed, s, rank): a run resumed from a checkpoint continues
+exactly as if it had not stopped, with no RNG state to save, and N data-parallel processes draw
+exactly what one process with N times the batch would.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import signal
 import time
@@ -15,17 +17,22 @@ from pathlib import Path
 from typing import Iterator, Protocol
 
 import torch
+from torch.nn.parallel import DistributedDataParallel
 
 from ..config import RunConfig
 from ..data import ImageDataset
-from ..data.transforms import random_horizontal_flip, to_model_range
+from ..data.transforms import horizontal_flip, to_model_range
 from ..diffusion.losses import denoising_loss
 from ..diffusion.schedules import make_schedule
 from ..errors import UserError
 from ..models import build_model
 from .checkpoint import checkpoint_step, latest_checkpoint, load_checkpoint, save_checkpoint
 from .data_order import DataOrder, step_seed
+from .distributed import Distributed
 from .ema import EMA
+
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+GPU_DATASET_LIMIT_BYTES = 8 * 2**30
 
 
 class LossNotFinite(UserError):
@@ -34,13 +41,28 @@ class LossNotFinite(UserError):
 
 class Hook(Protocol):
     def on_start(self, trainer: "Trainer") -> None: ...
-    def after_step(self, trainer: "Trainer", loss: float) -> None: ...
+    def after_step(self, trainer: "Trainer") -> None: ...
+    def on_log(self, trainer: "Trainer", loss: float) -> None: ...
     def on_end(self, trainer: "Trainer", interrupted: bool) -> None: ...
 
 
-def learning_rate_at(step: int, base_lr: float, warmup_steps: int) -> float:
-    """Linear warm-up from base_lr / warmup_steps to base_lr over the first warmup_steps steps, then constant."""
-    return base_lr * min(1.0, (step + 1) / warmup_steps) if warmup_steps > 0 else base_lr
+def learning_rate_at(step: int, base_lr: float, warmup_steps: int, total_steps: int = 0, schedule: str = "constant") -> float:
+    """Linear warm-up to base_lr over warmup_steps, then constant or cosine decay to 0 at total_steps."""
+    if warmup_steps > 0 and step < warmup_steps:
+        return base_lr * (step + 1) / warmup_steps
+    if schedule == "cosine" and total_steps > warmup_steps:
+        progress = min(1.0, (step - warmup_steps) / (total_steps - warmup_steps))
+        return base_lr * 0.5 * (1 + math.cos(math.pi * progress))
+    return base_lr
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """'auto' is bf16 on GPUs that support it and fp32 elsewhere; fp16 (with its gradient scaler) needs CUDA."""
+    if precision == "auto":
+        return "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
+    if precision == "fp16" and device.type != "cuda":
+        raise UserError("--precision fp16 needs a CUDA GPU; use fp32 or bf16 on this device")
+    return precision
 
 
 class StopRequest:
@@ -74,63 +96,138 @@ def stop_on_signals() -> Iterator[StopRequest]:
 class Trainer:
     """Owns the network, its EMA, the optimizer and the step counter of one run folder."""
 
-    def __init__(self, config: RunConfig, dataset: ImageDataset, run_dir: Path, device: torch.device, hooks: list[Hook]):
+    def __init__(self, config: RunConfig, dataset: ImageDataset, run_dir: Path, device: torch.device,
+                 hooks: list[Hook], distributed: Distributed = Distributed()):
         self.config, self.dataset, self.run_dir, self.device, self.hooks = config, dataset, Path(run_dir), device, hooks
-        train = config.train
+        self.distributed = distributed
+        train, d = config.train, config.diffusion
         torch.manual_seed(step_seed(train.seed, 0, stream="init"))  # the initial weights depend on the seed alone
         self.model = build_model(config.model, config.data.image_size).to(device)
+        if device.type == "cuda":
+            self.model = self.model.to(memory_format=torch.channels_last)  # faster convolutions on tensor cores
         self.ema = EMA(self.model, train.ema_decay)
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
-        d = config.diffusion
+        self.network = DistributedDataParallel(self.model) if distributed.enabled else self.model
+        if train.compile:
+            self.network = torch.compile(self.network)
+        # foreach: one fused kernel per group of tensors instead of one per parameter (PyTorch defaults to it on GPUs only).
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=train.lr, weight_decay=train.weight_decay, foreach=True)
+        self.precision = resolve_precision(train.precision, device)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=self.precision == "fp16")
         self.schedule = make_schedule(d.schedule, d.timesteps, d.beta_start, d.beta_end, d.zero_terminal_snr)
         self.alpha_bar = self.schedule.alpha_bar.to(device)
-        self.order = DataOrder(len(dataset), train.batch_size, train.seed)
+        # On a GPU the uint8 images live in GPU memory when they fit comfortably (CelebA at 64x64: 2.5 GB), so
+        # a batch is one gather with no host-to-device copy; otherwise they stay in pinned host memory.
+        images = dataset.images
+        if device.type == "cuda":
+            images = images.to(device) if images.nbytes < GPU_DATASET_LIMIT_BYTES else images.pin_memory()
+        self.images = images
+        self.global_batch = train.batch_size * distributed.world_size * train.accum
+        self.order = DataOrder(len(dataset), self.global_batch, train.seed)
         self.step = 0
+        self.reset_loss_tally()
+
+    def reset_loss_tally(self) -> None:
+        # Accumulated on the device and read only at log steps: no host-device sync in the hot loop.
+        self.loss_sum = torch.zeros((), device=self.device, dtype=torch.float64)
+        self.loss_count = 0
+        self.nonfinite = torch.zeros((), device=self.device, dtype=torch.bool)
+        self.tally_start = self.step
 
     def resume(self) -> int:
         """Load the latest checkpoint of the run folder; returns its step (0 when there is none)."""
         folder = latest_checkpoint(self.run_dir)
         if folder is not None:
-            self.step = load_checkpoint(folder, self.model, self.ema.model, self.optimizer)
+            self.step = load_checkpoint(folder, self.model, self.ema.model, self.optimizer, self.scaler)
+        self.tally_start = self.step
         return self.step
 
-    def save(self) -> Path:
-        return save_checkpoint(self.run_dir, self.step, self.model, self.ema.model, self.optimizer, self.config.train.keep)
+    def save(self) -> Path | None:
+        """Write a checkpoint (rank 0) after making sure no non-finite loss slipped in since the last check."""
+        self.check_finite()
+        path = None
+        if self.distributed.is_main:
+            path = save_checkpoint(self.run_dir, self.step, self.model, self.ema.model, self.optimizer, self.config.train.keep,
+                                   self.scaler)
+        self.distributed.barrier()  # nobody reads a checkpoint before it is complete
+        return path
 
-    def batch(self, generator: torch.Generator) -> torch.Tensor:
-        """The clean images x_0 of the current step, in [-1, 1], on the device."""
-        images = self.dataset.images[self.order.indices(self.step)].to(self.device, non_blocking=True)
-        x0 = to_model_range(images)
-        return random_horizontal_flip(x0, generator) if self.config.data.flip else x0
+    def draws(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The global batch of this step: dataset indices, timesteps, noise and flips, the same on every rank."""
+        generator = torch.Generator(device=self.device).manual_seed(step_seed(self.config.train.seed, self.step))
+        indices = self.order.indices(self.step)
+        size, channels = self.config.data.image_size, self.dataset.images.shape[1]
+        t = torch.randint(0, self.schedule.timesteps, (len(indices),), generator=generator, device=self.device)
+        noise = torch.randn((len(indices), channels, size, size), generator=generator, device=self.device)
+        flips = torch.rand(len(indices), generator=generator, device=self.device) < 0.5
+        return indices, t, noise, flips
 
-    def train_step(self) -> float:
-        train = self.config.train
-        seed = step_seed(train.seed, self.step)
-        torch.manual_seed(seed)  # dropout draws from the global generator
-        generator = torch.Generator(device=self.device).manual_seed(seed)
+    def micro_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """(x_0, t, noise) for each accumulation step of this rank: its slice of the global batch."""
+        indices, t, noise, flips = self.draws()
+        batch, rank, world = self.config.train.batch_size, self.distributed.rank, self.distributed.world_size
+        for micro in range(self.config.train.accum):
+            part = slice((micro * world + rank) * batch, (micro * world + rank + 1) * batch)
+            x0 = to_model_range(self.images[indices[part].to(self.images.device)].to(self.device, non_blocking=True))
+            if self.config.data.flip:
+                x0 = horizontal_flip(x0, flips[part])
+            if self.device.type == "cuda":
+                x0 = x0.contiguous(memory_format=torch.channels_last)
+            yield x0, t[part], noise[part]
+
+    def train_step(self) -> None:
+        train, d = self.config.train, self.config.diffusion
+        torch.manual_seed(step_seed(train.seed, self.step, stream=f"dropout-{self.distributed.rank}"))
         for group in self.optimizer.param_groups:
-            group["lr"] = learning_rate_at(self.step, train.lr, train.warmup_steps)
-
-        d = self.config.diffusion
-        loss = denoising_loss(
-            self.model, self.alpha_bar, self.batch(generator), d.loss, generator, d.prediction, d.weighting, d.min_snr_gamma
-        )
-        loss_value = loss.item()
-        if not math.isfinite(loss_value):
-            raise LossNotFinite(self.divergence_message(loss_value))
+            group["lr"] = learning_rate_at(self.step, train.lr, train.warmup_steps, train.steps, train.lr_schedule)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        step_loss = torch.zeros((), device=self.device, dtype=torch.float64)
+        for micro, (x0, t, noise) in enumerate(self.micro_batches()):
+            last = micro == train.accum - 1
+            # Gradients are averaged across ranks once per step, on the last accumulation step.
+            synced = contextlib.nullcontext() if last or not self.distributed.enabled else self.network.no_sync()
+            with synced:
+                with torch.autocast(self.device.type, dtype=AUTOCAST_DTYPES.get(self.precision), enabled=self.precision != "fp32"):
+                    loss = denoising_loss(self.network, self.alpha_bar, x0, t, noise, d.loss, d.prediction, d.weighting,
+                                          d.min_snr_gamma) / train.accum
+                self.scaler.scale(loss).backward()
+            step_loss += loss.detach()
+        self.scaler.unscale_(self.optimizer)
         if train.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), train.grad_clip)
-        self.optimizer.step()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), train.grad_clip, foreach=True)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
         self.ema.update(self.model, self.step)
+        self.nonfinite |= ~torch.isfinite(step_loss)
+        self.loss_sum += step_loss
+        self.loss_count += 1
         self.step += 1
-        return loss_value
 
-    def divergence_message(self, loss_value: float) -> str:
-        folder = latest_checkpoint(self.run_dir)
-        kept = f"the last good checkpoint (step {checkpoint_step(folder)}) is kept" if folder else "no checkpoint had been written yet"
-        return f"the loss became {loss_value} at step {self.step + 1}; training stopped and {kept}. Try a lower --lr"
+    def check_finite(self) -> None:
+        """Raise LossNotFinite (on every rank alike) if any loss since the last check was NaN or infinite."""
+        flag = self.distributed.all_reduce_sum(self.nonfinite.clone().to(torch.float32))
+        if flag.item() > 0:
+            folder = latest_checkpoint(self.run_dir)
+            kept = f"the last good checkpoint (step {checkpoint_step(folder)}) is kept" if folder else "no checkpoint had been written yet"
+            where = f"step {self.step}" if self.step - self.tally_start <= 1 else f"steps {self.tally_start + 1}-{self.step}"
+            raise LossNotFinite(f"the loss became NaN or infinite at {where}; training stopped and {kept}. Try a lower --lr")
+
+    def mean_loss(self) -> float:
+        """The mean loss since the last call, over all ranks; also the NaN check."""
+        self.check_finite()
+        count = torch.tensor(float(self.loss_count), device=self.device, dtype=torch.float64)
+        totals = self.distributed.all_reduce_sum(torch.stack([self.loss_sum, count]))
+        self.reset_loss_tally()
+        return (totals[0] / totals[1].clamp(min=1)).item()
+
+    def agreed_status(self, signalled: bool, out_of_time: bool) -> str:
+        """Whether to stop now. Ranks must stop at the same step (or the others wait forever), so with several
+        processes they vote, at log steps only, to keep collectives out of the other steps."""
+        if self.distributed.enabled:
+            if self.step % max(1, self.config.train.log_every):
+                return "finished"
+            votes = self.distributed.all_reduce_sum(torch.tensor([float(signalled), float(out_of_time)], device=self.device))
+            signalled, out_of_time = bool(votes[0] > 0), bool(votes[1] > 0)
+        return "interrupted" if signalled else "out_of_time" if out_of_time else "finished"
 
     def fit(self) -> str:
         """Train until config.train.steps; returns "finished", "interrupted" (a signal) or "out_of_time" (max_minutes).
@@ -140,19 +237,25 @@ class Trainer:
         for hook in self.hooks:
             hook.on_start(self)
         status = "finished"
-        budget_s = self.config.train.max_minutes * 60
+        train = self.config.train
+        budget_s = train.max_minutes * 60
         started = time.perf_counter()
         with stop_on_signals() as stop:
-            while self.step < self.config.train.steps:
-                loss = self.train_step()
+            while self.step < train.steps:
+                self.train_step()
+                if self.step % max(1, train.log_every) == 0 or self.step == train.steps:
+                    loss = self.mean_loss()
+                    for hook in self.hooks:
+                        hook.on_log(self, loss)
                 for hook in self.hooks:
-                    hook.after_step(self, loss)
-                if stop.requested:
-                    status = "interrupted"
-                elif budget_s and time.perf_counter() - started >= budget_s:
-                    status = "out_of_time"
+                    hook.after_step(self)
+                status = self.agreed_status(stop.requested, bool(budget_s and time.perf_counter() - started >= budget_s))
                 if status != "finished":
                     break
+        if self.loss_count:
+            loss = self.mean_loss()
+            for hook in self.hooks:
+                hook.on_log(self, loss)
         for hook in self.hooks:
             hook.on_end(self, interrupted=status == "interrupted")
         return status

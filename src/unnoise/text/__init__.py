@@ -1,0 +1,20 @@
+"""The text side of conditional generation: captions from attributes, and prompts -> embeddings.
+
+encoder.py (all-MiniLM-L6-v2 over bert.py, our plain-torch BERT), cache.py (embeddings on disk, so
+training embeds each caption once), captions.py (attributes -> varied English captions). Needs the
+`text` extra for the encoder; captions need nothing.
+"""
+
+from .cache import embed_texts_cached
+from .captions import ATTRIBUTE_PHRASES, caption_for, captions_for_dataset
+from .encoder import TextEmbedding, TextEncoder, load_text_encoder
+
+__all__ = [
+    "ATTRIBUTE_PHRASES",
+    "TextEmbedding",
+    "TextEncoder",
+    "caption_for",
+    "captions_for_dataset",
+    "embed_texts_cached",
+    "load_text_encoder",
+]
