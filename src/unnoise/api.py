@@ -81,21 +81,25 @@ class Run:
 
     def sample_trajectory(self, n: int = 4, steps: int | None = None, seed: int = 0, snapshots: int = 8,
                           sampler: str = "ddpm", **sampler_options) -> Image.Image:
-        """A picture of x_t along the reverse chain: one row per sample, `snapshots` columns from noise to image."""
-        frames: dict[int, tuple[float, torch.Tensor]] = {}
+        """A picture of x_t along the reverse chain: one row per sample, `snapshots` columns from noise to image.
+
+        Columns are spaced geometrically in the steps still to go (K, K/2.5, ..., 1), because the picture
+        changes most near the end of the chain.
+        """
         total = steps or self.schedule.timesteps  # on_step is called once per step, whatever the sampler
-        picks = {round(i * (total - 1) / max(snapshots - 1, 1)) for i in range(snapshots)}
+        picks = sorted({total - max(1, round(total ** (1 - k / (snapshots - 1)))) for k in range(snapshots)})
+        frames: dict[int, torch.Tensor] = {}
+        timesteps: list[float] = []
 
         def remember(i: int, t: float, x_t: torch.Tensor, x0: torch.Tensor) -> None:
+            timesteps.append(t)
             if i in picks:
-                frames[i] = (t, images_from_model_range(x_t))
+                frames[i] = images_from_model_range(x_t)
 
         self.sample(n, steps, seed, batch_size=n, on_step=remember, sampler=sampler, **sampler_options)
-        ordered = [frames[i] for i in sorted(frames)]
-        columns = torch.stack([images for _, images in ordered], dim=1)  # (n, snapshots, 3, H, W)
-        # Column i shows the state after step i, i.e. x at the next (smaller) timestep; the last is x_0.
-        labels = [f"step {i + 1}" for i in sorted(frames)]
-        labels[-1] = "x0"
+        columns = torch.stack([frames[i] for i in sorted(frames)], dim=1)  # (n, snapshots, 3, H, W)
+        # The state after step i is x at the timestep step i + 1 starts from; after the last step it is x_0.
+        labels = [f"t={round(timesteps[i + 1])}" if i + 1 < len(timesteps) else "x0" for i in sorted(frames)]
         return labelled_rows(list(columns), labels, scale=display_scale(self.config.data.image_size))
 
 

@@ -25,9 +25,16 @@ def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
         yield temporary
         with open(temporary, "rb") as written:
             os.fsync(written.fileno())
+        os.chmod(temporary, 0o666 & ~current_umask())  # mkstemp makes 0600 files; give the usual permissions
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_bytes_atomic(target: str | os.PathLike, data: bytes) -> None:

@@ -14,7 +14,7 @@ from .viz import save_grid, save_png
 log = logging.getLogger("unnoise")
 
 
-def demo(out: str | Path = "runs/demo", samples: int = 64, steps: int | None = 250, progress: bool = True) -> dict[str, Path]:
+def demo(out: str | Path = "runs/demo", samples: int = 64, steps: int | None = 100, progress: bool = True) -> dict[str, Path]:
     """Train preset `demo` on the built-in faces (resuming or reusing a run already in `out`), then draw its pictures.
 
     Returns the paths of samples.png (a grid of new faces), trajectory.png (noise becoming faces) and

@@ -92,3 +92,18 @@ def test_dropout_is_active_only_in_training():
     assert not torch.equal(model(x, t), model(x, t))
     model.eval()
     assert torch.equal(model(x, t), model(x, t))
+
+
+def test_subpixel_upsample_equals_nearest_upsampling_then_the_3x3_convolution():
+    from unnoise.models.layers import Upsample
+
+    torch.manual_seed(0)
+    layer = Upsample(6).double()
+    x = torch.randn(2, 6, 5, 7, dtype=torch.float64, requires_grad=True)
+    reference = layer.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+    output = layer(x)
+    assert output.shape == (2, 6, 10, 14)
+    assert torch.allclose(output, reference, atol=1e-12)
+    # Gradients agree too, for the input and for the 3x3 weights the layer stores.
+    (gx, gw), (rx, rw) = (torch.autograd.grad(y.square().sum(), (x, layer.conv.weight)) for y in (output, reference))
+    assert torch.allclose(gx, rx, atol=1e-10) and torch.allclose(gw, rw, atol=1e-10)

@@ -99,12 +99,32 @@ class Downsample(nn.Module):
         return self.conv(x)
 
 
+# Nearest-neighbour upsampling followed by a 3x3 convolution equals, for each of the four output
+# phases (row parity a, column parity b), a 2x2 convolution of the low-resolution input whose taps
+# are sums of the 3x3 taps: rows [w0, w1 + w2] for a = 0 and [w0 + w1, w2] for a = 1 (columns alike).
+PHASE_TAPS = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]], [[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]])  # (parity, 2, 3)
+
+
 class Upsample(nn.Module):
-    """Double the resolution: nearest-neighbour, then a 3x3 convolution (avoids checkerboard artefacts)."""
+    """Double the resolution: nearest-neighbour, then a 3x3 convolution (avoids checkerboard artefacts).
+
+    Computed without materialising the upsampled image: four 2x2 convolutions at the low resolution,
+    interleaved (sub-pixel). Same function and parameters, 16/36 of the multiply-adds.
+    """
 
     def __init__(self, channels: int):
         super().__init__()
         self.conv = nn.Conv2d(channels, channels, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+        batch, _, height, width = x.shape
+        weight = self.conv.weight  # (out, in, 3, 3)
+        taps = PHASE_TAPS.to(device=weight.device, dtype=weight.dtype)
+        # phase_weight[a, b, o, i, p, q] = sum_{u, v} taps[a, p, u] weight[o, i, u, v] taps[b, q, v]
+        phase_weight = torch.einsum("apu,oiuv,bqv->aboipq", taps, weight, taps)
+        out_channels = weight.shape[0]
+        phases = F.conv2d(F.pad(x, (1, 1, 1, 1)), phase_weight.reshape(4 * out_channels, -1, 2, 2))  # (B, 4 out, H+1, W+1)
+        phases = phases.view(batch, 2, 2, out_channels, height + 1, width + 1)
+        rows = [torch.stack([phases[:, a, b, :, a : a + height, b : b + width] for b in (0, 1)], dim=-1) for a in (0, 1)]
+        interleaved = torch.stack(rows, dim=-3)  # (B, out, H, 2, W, 2)
+        return interleaved.reshape(batch, out_channels, 2 * height, 2 * width) + self.conv.bias[None, :, None, None]
