@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/throughput.py --presets demo celeba32 --batch-size 16
 
 Each measurement runs in a fresh subprocess so that its peak memory is its own: peak resident set
-size on the CPU (ru_maxrss), torch.cuda.max_memory_allocated on a GPU. Training images/s covers
+size on the CPU (VmHWM, reset at the child's start), torch.cuda.max_memory_allocated on a GPU. Training images/s covers
 the whole step of unnoise's Trainer (batch indexing, flips, forward, backward, AdamW, EMA update)
 on random images. Sampling is timed per DDPM
 step (one network evaluation plus the update); images/s for K steps is batch / (K x step time),
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ import time
 from pathlib import Path
 
 import torch
+from peak_memory import peak_rss_mb, reset_peak_rss
 
 SAMPLING_STEP_COUNTS = (10, 100, 1000)
 
@@ -89,7 +89,7 @@ def synchronize(device: str) -> None:
 def peak_memory_mb(device: str) -> float:
     if device.startswith("cuda"):
         return torch.cuda.max_memory_allocated() / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    return peak_rss_mb()
 
 
 def run_child(mode: str, preset_name: str, arguments: argparse.Namespace) -> dict:
@@ -110,6 +110,7 @@ def main() -> None:
     parser.add_argument("--child", nargs=2, metavar=("MODE", "PRESET"), help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.child:
+        reset_peak_rss()  # the parent's high-water mark is not this measurement's
         mode, preset_name = arguments.child
         measure = measure_training if mode == "train" else measure_sampling
         print(json.dumps(measure(preset_name, arguments.batch_size, arguments.steps, arguments.device)))

@@ -15,13 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import resource
 import subprocess
 import sys
 import time
 
 import torch
 import torch.nn.functional as F
+from peak_memory import peak_rss_mb, reset_peak_rss
 
 # One configuration per resolution: base width, multipliers, blocks per level, attention resolutions.
 MATCHED = {
@@ -102,6 +102,7 @@ def images_per_second(step, batch: int, steps: int, device: str) -> float:
 
 
 def peak_memory_child(arguments) -> None:
+    reset_peak_rss()  # the parent's high-water mark is not this measurement's
     name, size = arguments.child[0], int(arguments.child[1])
     step = make_step(BUILDERS[name](size), arguments.batch_size, size, arguments.device, arguments.precision, arguments.compile)
     for _ in range(arguments.steps):
@@ -110,7 +111,7 @@ def peak_memory_child(arguments) -> None:
     if arguments.device.startswith("cuda"):
         peak = torch.cuda.max_memory_allocated() / 2**20
     else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak = peak_rss_mb()
     print(json.dumps({"peak_mb": peak}))
 
 

@@ -106,7 +106,8 @@ class Trainer:
         if device.type == "cuda":
             self.model = self.model.to(memory_format=torch.channels_last)  # faster convolutions on tensor cores
         self.ema = EMA(self.model, train.ema_decay)
-        self.network = DistributedDataParallel(self.model) if distributed.enabled else self.model
+        self.ddp = DistributedDataParallel(self.model) if distributed.enabled else None
+        self.network = self.ddp or self.model
         if train.compile:
             self.network = torch.compile(self.network)
         # foreach: one fused kernel per group of tensors instead of one per parameter (PyTorch defaults to it on GPUs only).
@@ -114,7 +115,8 @@ class Trainer:
         self.precision = resolve_precision(train.precision, device)
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.precision == "fp16")
         self.schedule = make_schedule(d.schedule, d.timesteps, d.beta_start, d.beta_end, d.zero_terminal_snr)
-        self.alpha_bar = self.schedule.alpha_bar.to(device)
+        # float64 where the device has it (Apple's MPS does not); q_sample casts to the images' dtype anyway.
+        self.alpha_bar = self.schedule.alpha_bar.to(device, torch.float32 if device.type == "mps" else torch.float64)
         # On a GPU the uint8 images live in GPU memory when they fit comfortably (CelebA at 64x64: 2.5 GB), so
         # a batch is one gather with no host-to-device copy; otherwise they stay in pinned host memory.
         images = dataset.images
@@ -128,7 +130,7 @@ class Trainer:
 
     def reset_loss_tally(self) -> None:
         # Accumulated on the device and read only at log steps: no host-device sync in the hot loop.
-        self.loss_sum = torch.zeros((), device=self.device, dtype=torch.float64)
+        self.loss_sum = torch.zeros((), device=self.device)
         self.loss_count = 0
         self.nonfinite = torch.zeros((), device=self.device, dtype=torch.bool)
         self.tally_start = self.step
@@ -180,11 +182,11 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate_at(self.step, train.lr, train.warmup_steps, train.steps, train.lr_schedule)
         self.optimizer.zero_grad(set_to_none=True)
-        step_loss = torch.zeros((), device=self.device, dtype=torch.float64)
+        step_loss = torch.zeros((), device=self.device)
         for micro, (x0, t, noise) in enumerate(self.micro_batches()):
             last = micro == train.accum - 1
             # Gradients are averaged across ranks once per step, on the last accumulation step.
-            synced = contextlib.nullcontext() if last or not self.distributed.enabled else self.network.no_sync()
+            synced = contextlib.nullcontext() if last or self.ddp is None else self.ddp.no_sync()
             with synced:
                 with torch.autocast(self.device.type, dtype=AUTOCAST_DTYPES.get(self.precision), enabled=self.precision != "fp32"):
                     loss = denoising_loss(self.network, self.alpha_bar, x0, t, noise, d.loss, d.prediction, d.weighting,
@@ -214,7 +216,7 @@ class Trainer:
     def mean_loss(self) -> float:
         """The mean loss since the last call, over all ranks; also the NaN check."""
         self.check_finite()
-        count = torch.tensor(float(self.loss_count), device=self.device, dtype=torch.float64)
+        count = torch.tensor(float(self.loss_count), device=self.device)
         totals = self.distributed.all_reduce_sum(torch.stack([self.loss_sum, count]))
         self.reset_loss_tally()
         return (totals[0] / totals[1].clamp(min=1)).item()
