@@ -14,7 +14,9 @@ from .pictures import noising_strip
 from .config import PRESETS, DataConfig, DiffusionConfig, ModelConfig, RunConfig, TrainConfig, override, preset
 from .data import ImageDataset, open_dataset
 from .errors import UserError
+from .eval.classifier import load_classifier, train_classifier
 from .evaluation import evaluate, evaluate_run
+from .faithfulness import faithfulness
 from .viz import save_grid
 
 __version__ = "0.1.0"
@@ -22,4 +24,5 @@ __version__ = "0.1.0"
 __all__ = [
     "Run", "demo", "load_run", "noising_strip", "train", "PRESETS", "DataConfig", "DiffusionConfig", "ModelConfig",
     "RunConfig", "TrainConfig", "override", "preset", "ImageDataset", "open_dataset", "UserError", "save_grid", "evaluate", "evaluate_run",
+    "faithfulness", "load_classifier", "train_classifier",
 ]

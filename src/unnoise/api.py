@@ -8,28 +8,32 @@
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 import torch
 from PIL import Image
 from torch import nn
 
+from .condition_requests import request_condition
 from .config import RunConfig, validate
 from .data import open_dataset
 from .devices import resolve_device
 from .diffusion.schedules import NoiseSchedule, make_schedule
 from .errors import UserError
 from .generation import generate, images_from_model_range
-from .models import build_model, count_parameters
+from .models import build_model, count_parameters, network_for
 from .train.checkpoint import MODEL_FILE, STATE_DIR, checkpoint_step, latest_checkpoint, load_weights
 from .train.distributed import init_distributed
 from .train.hooks import CheckpointHook, LogHook, ProgressHook, SampleGridHook, TensorBoardHook, tensorboard_available
+from .train.conditions import training_conditions
 from .train.trainer import Trainer
 from .viz import display_scale, labelled_rows
 
 log = logging.getLogger("unnoise")
 
 CONFIG_FILE = "config.json"
+DEFAULT_GUIDANCE = 3.0
 # Settings that may change when a run is resumed; anything else would make it a different run.
 RESUMABLE = {
     "train.steps", "train.log_every", "train.sample_every", "train.sample_count", "train.sample_steps",
@@ -65,18 +69,29 @@ class Run:
         batch_size: int = 64,
         on_step=None,
         sampler: str = "ddpm",
+        attrs: str | list[str] | dict[str, bool] | None = None,
+        prompt: str | None = None,
+        negative_prompt: str | None = None,
+        guidance: float = DEFAULT_GUIDANCE,
         **sampler_options,
     ) -> torch.Tensor:
         """n new images (n, 3, H, W) uint8 from `sampler` (see unnoise.diffusion.samplers.SAMPLERS) with `steps` steps.
 
         sampler_options: eta (ddim), spacing (uniform | quadratic | trailing; ddpm, ddim, dpmpp_*),
         variance (beta_tilde | beta; ddpm), rho (euler, heun). steps=None means all T timesteps.
+        A conditional run takes attrs ("Smiling,-Male", for runs trained on attributes) or prompt (and
+        negative_prompt, for runs trained on captions), with classifier-free guidance of scale
+        `guidance` (1: the conditional model alone; larger: more faithful, less varied).
         """
         if n < 1:
             raise UserError(f"the number of images must be at least 1, got {n}")
+        if not math.isfinite(guidance):
+            raise UserError(f"the guidance scale must be a finite number, got {guidance}")
+        device = next(self.model.parameters()).device
+        condition, baseline = request_condition(self.config.condition, n, device, attrs, prompt, negative_prompt)
         return generate(
             self.model, self.schedule, n, self.config.data.image_size, steps, seed, batch_size, on_step, sampler,
-            self.config.diffusion.prediction, **sampler_options,
+            self.config.diffusion.prediction, condition=condition, baseline=baseline, guidance=guidance, **sampler_options,
         )
 
     def sample_trajectory(self, n: int = 4, steps: int | None = None, seed: int = 0, snapshots: int = 8,
@@ -109,7 +124,7 @@ def load_run(path: str | Path, device: str = "auto") -> Run:
     if not path.is_dir():
         raise UserError(f"run folder {path} does not exist")
     config = RunConfig.load(path / CONFIG_FILE)
-    model = build_model(config.model, config.data.image_size)
+    model = network_for(config)
     if not (path / MODEL_FILE).exists():
         raise UserError(f"{path} has no {MODEL_FILE} yet: train it first (or resume it with --resume)")
     load_weights(model, path / MODEL_FILE)
@@ -120,7 +135,7 @@ def load_run(path: str | Path, device: str = "auto") -> Run:
 
 def check_resumable(saved: RunConfig, requested: RunConfig) -> None:
     saved_flat, requested_flat = flatten(saved.to_dict()), flatten(requested.to_dict())
-    changed = sorted(key for key in saved_flat if saved_flat[key] != requested_flat.get(key) and key not in RESUMABLE | {"preset"})
+    changed = sorted(key for key in saved_flat if saved_flat[key] != requested_flat.get(key) and key not in RESUMABLE | {"preset", "condition.attribute_names"})
     if changed:
         names = ", ".join(f"--{key.split('.')[1].replace('_', '-')}" for key in changed)
         raise UserError(f"a resumed run keeps its settings; these differ from its config.json: {names}")
@@ -155,7 +170,8 @@ def train(config: RunConfig | None = None, out: str | Path = "runs/demo", resume
         hooks = [ProgressHook(progress), LogHook(), *hooks, SampleGridHook()]
         if tensorboard_available():
             hooks.append(TensorBoardHook())
-    trainer = Trainer(config, dataset, run_dir, device, hooks, distributed)
+    conditions = training_conditions(config, dataset, device, progress and distributed.is_main)
+    trainer = Trainer(config, dataset, run_dir, device, hooks, distributed, conditions)
     start = trainer.resume() if resume else 0
     if distributed.is_main:
         config.save(run_dir / CONFIG_FILE)
@@ -167,10 +183,18 @@ def train(config: RunConfig | None = None, out: str | Path = "runs/demo", resume
                 f"{len(dataset)} images at {config.data.image_size}x{config.data.image_size} | device: {device}, "
                 f"{trainer.precision}{', compiled' if t.compile else ''} | global batch {trainer.global_batch} = "
                 f"{t.batch_size} per process x {distributed.world_size} processes x {t.accum} accumulation | "
-                f"steps {start} -> {t.steps}"
+                f"steps {start} -> {t.steps}{condition_summary(config)}"
             )
     status = trainer.fit()
     return Run(run_dir, config, trainer.ema.model, trainer.schedule, trainer.step, status)
+
+
+def condition_summary(config: RunConfig) -> str:
+    c = config.condition
+    if c.kind == "none":
+        return ""
+    told = f"{len(c.attribute_names)} attributes" if c.kind == "attributes" else f"{c.captions_per_image} captions per image"
+    return f" | conditioned on {told}, dropped {c.drop_prob:.0%} of the time for guidance"
 
 
 def prepare_run_folder(run_dir: Path, config: RunConfig | None, resume: bool) -> RunConfig:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import logging
 import sys
 import time
@@ -12,13 +13,17 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import api
-from .config import PRESETS, SECTIONS, RunConfig, override, preset
+from .config import DERIVED_FIELDS, PRESETS, SECTIONS, RunConfig, override, preset
 from .diffusion.samplers import SAMPLERS, count_nfe
 from .diffusion.timesteps import SPACINGS
 from .errors import UserError
 from .eval import fid_stats
 from .demo import demo
+from .data import open_dataset
+from .devices import resolve_device
+from .eval.classifier import train_classifier
 from .evaluation import evaluate
+from .faithfulness import DEFAULT_SCALES, faithfulness, markdown_table, write_faithfulness
 from .pictures import noising_strip
 from .train.distributed import is_main_process, shutdown_distributed
 from .viz import save_grid, save_images, save_png
@@ -44,14 +49,28 @@ def int_tuple(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers like 1,2,2, got {text!r}") from None
 
 
+FLAG_NAMES = {"condition.kind": "--condition"}  # where the field's own name would be too vague a flag
+
+
+def float_tuple(text: str) -> tuple[float, ...]:
+    """'0,1,3' -> (0.0, 1.0, 3.0)."""
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers like 0,1,3, got {text!r}") from None
+    if not all(math.isfinite(value) for value in values):
+        raise argparse.ArgumentTypeError(f"expected finite numbers, got {text!r}")
+    return values
+
+
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
     """One --flag per config field (e.g. --batch-size, --channel-mult), each overriding the preset."""
     for section_name, section_type in SECTIONS.items():
         group = parser.add_argument_group(f"{section_name} settings (override the preset)")
         for field in dataclasses.fields(section_type):
-            if (section_name, field.name) == ("data", "source"):
-                continue  # that one is --data
-            flag = "--" + field.name.replace("_", "-")
+            if f"{section_name}.{field.name}" in DERIVED_FIELDS:
+                continue
+            flag = FLAG_NAMES.get(f"{section_name}.{field.name}", "--" + field.name.replace("_", "-"))
             default = getattr(section_type(), field.name)
             options: dict[str, Any] = {"dest": f"{section_name}.{field.name}", "default": argparse.SUPPRESS}
             if isinstance(default, bool):
@@ -71,6 +90,19 @@ def add_sampler_flags(parser: argparse.ArgumentParser, default: str | None = "dd
     parser.add_argument("--spacing", choices=SPACINGS, default=None, help="ddpm, ddim, dpmpp_*: timestep spacing")
     parser.add_argument("--variance", choices=("beta_tilde", "beta"), default=None, help="ddpm: posterior variance")
     parser.add_argument("--rho", type=float, default=None, help="euler, heun: Karras sigma spacing (default 7)")
+
+
+def add_request_flags(parser: argparse.ArgumentParser) -> None:
+    """What a conditional run is asked for, and how strongly it is guided."""
+    parser.add_argument("--attrs", help="runs trained with --condition attributes: e.g. Smiling,Eyeglasses,-Male")
+    parser.add_argument("--prompt", help='runs trained with --condition text: e.g. "a smiling woman with blond hair"')
+    parser.add_argument("--negative-prompt", help="guide away from this prompt instead of from no prompt")
+    parser.add_argument("--guidance", type=float, default=api.DEFAULT_GUIDANCE,
+                        help=f"classifier-free guidance scale w: 1 = conditional model alone, larger = more faithful (default {api.DEFAULT_GUIDANCE})")
+
+
+def request_options(arguments: argparse.Namespace) -> dict[str, Any]:
+    return {name: getattr(arguments, name) for name in ("attrs", "prompt", "negative_prompt", "guidance")}
 
 
 def sampler_options(arguments: argparse.Namespace) -> dict[str, Any]:
@@ -95,6 +127,7 @@ def build_parser() -> Parser:
     sample.add_argument("--out", type=Path, help="grid PNG (default: RUN/samples.png)")
     sample.add_argument("--seed", type=int, default=0)
     add_sampler_flags(sample)
+    add_request_flags(sample)
     sample.add_argument("--images-dir", type=Path, help="also write one PNG per image here")
     sample.add_argument("--trajectory", type=Path, help="also write a strip of x_t along the chain for 4 samples")
     sample.add_argument("--batch-size", type=int, default=64)
@@ -130,13 +163,36 @@ def add_evaluation_parsers(commands) -> None:
 
     evaluate = commands.add_parser("eval", help="FID and KID of a run's samples or a folder of images, as one JSON line")
     evaluate.add_argument("target", type=Path, help="run folder, or a folder of images at the reference's size")
-    evaluate.add_argument("--ref", type=Path, required=True, help="statistics file from unnoise fid-stats")
+    evaluate.add_argument("--ref", type=Path, help="statistics file from unnoise fid-stats (required, except with --faithfulness)")
     evaluate.add_argument("--n", type=int, default=None, help="images to evaluate (default: a run draws the reference's n, a folder gives all)")
     add_sampler_flags(evaluate, default=None)
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--batch-size", type=int, default=64, help="sampling batch size")
     evaluate.add_argument("--device", default="auto")
     evaluate.add_argument("--quiet", action="store_true", help="no progress output")
+    faithful = evaluate.add_argument_group("faithfulness of a conditional run (with --faithfulness)")
+    faithful.add_argument("--faithfulness", action="store_true",
+                          help="for each guidance scale: how often the requested attributes appear (and FID with --ref)")
+    faithful.add_argument("--classifier", type=Path, help="folder from unnoise train-classifier, the judge")
+    faithful.add_argument("--guidance-scales", type=float_tuple, default=DEFAULT_SCALES, metavar="W,W,...",
+                          help="default " + ",".join(f"{scale:g}" for scale in DEFAULT_SCALES))
+    faithful.add_argument("--request", action="append", dest="requests", metavar="ATTRS",
+                          help="an attribute request like Smiling,-Male (repeat it; default: a fixed set)")
+    faithful.add_argument("--per-request", type=int, default=16, help="images per request and scale (default 16)")
+    faithful.add_argument("--out", type=Path, help="folder for the table, curves and grids (default RUN/faithfulness)")
+
+    classifier = commands.add_parser("train-classifier", help="train the attribute classifier that judges faithfulness")
+    classifier.add_argument("--data", required=True, help="builtin | celeba:PATH, as the runs it will judge")
+    classifier.add_argument("--size", type=int, default=32, help="image size, as the runs it will judge (default 32)")
+    classifier.add_argument("--out", type=Path, required=True, help="folder to write the classifier to")
+    classifier.add_argument("--split", default="train", help="train | valid | test | all (default train)")
+    classifier.add_argument("--steps", type=int, default=1500)
+    classifier.add_argument("--batch-size", type=int, default=64)
+    classifier.add_argument("--lr", type=float, default=2e-3)
+    classifier.add_argument("--width", type=int, default=32, help="channels of the first layer")
+    classifier.add_argument("--seed", type=int, default=0)
+    classifier.add_argument("--device", default="auto")
+    classifier.add_argument("--quiet", action="store_true", help="no progress output")
 
 
 def command_train(arguments: argparse.Namespace) -> int:
@@ -169,14 +225,17 @@ def command_train(arguments: argparse.Namespace) -> int:
 
 def command_sample(arguments: argparse.Namespace) -> int:
     run = api.load_run(arguments.run, device=arguments.device)
-    options = sampler_options(arguments)
+    options = {**sampler_options(arguments), **request_options(arguments)}
     started = time.perf_counter()
     images = run.sample(arguments.n, steps=arguments.steps, seed=arguments.seed, batch_size=max(1, arguments.batch_size),
                         sampler=arguments.sampler, **options)
     seconds = time.perf_counter() - started
     out = save_grid(images, arguments.out or arguments.run / "samples.png")
     nfe = count_nfe(arguments.sampler, arguments.steps or run.schedule.timesteps)
-    print(f"wrote {out} ({arguments.n} images, {arguments.sampler}, NFE {nfe} per image, {seconds:.1f} s)")
+    asked = arguments.attrs or arguments.prompt
+    guided = f", asked {asked!r} with guidance {arguments.guidance:g}" if asked else ""
+    doubled = " on a doubled batch" if asked and arguments.guidance not in (0, 1) else ""
+    print(f"wrote {out} ({arguments.n} images, {arguments.sampler}, NFE {nfe} per image{doubled}{guided}, {seconds:.1f} s)")
     if arguments.images_dir:
         save_images(images, arguments.images_dir)
         print(f"wrote {arguments.n} images to {arguments.images_dir}")
@@ -211,6 +270,10 @@ def command_fid_stats(arguments: argparse.Namespace) -> int:
 
 
 def command_eval(arguments: argparse.Namespace) -> int:
+    if arguments.faithfulness:
+        return command_faithfulness(arguments)
+    if arguments.ref is None:
+        raise UserError("eval needs --ref STATS (from unnoise fid-stats), unless it measures --faithfulness")
     result = evaluate(
         arguments.target, arguments.ref, n=arguments.n, steps=arguments.steps, seed=arguments.seed,
         batch_size=max(1, arguments.batch_size), sampler=arguments.sampler, device=arguments.device,
@@ -220,8 +283,36 @@ def command_eval(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def command_faithfulness(arguments: argparse.Namespace) -> int:
+    if arguments.classifier is None:
+        raise UserError("--faithfulness needs --classifier DIR (make one with unnoise train-classifier)")
+    run = api.load_run(arguments.target, device=arguments.device)
+    result = faithfulness(
+        run, arguments.classifier, scales=arguments.guidance_scales, requests=arguments.requests,
+        per_request=arguments.per_request, sampler=arguments.sampler or "ddpm", steps=arguments.steps or 50,
+        seed=arguments.seed, reference=arguments.ref, batch_size=max(1, arguments.batch_size), progress=not arguments.quiet,
+        **sampler_options(arguments),
+    )
+    written = write_faithfulness(result, arguments.out or arguments.target / "faithfulness", run.config.data.image_size)
+    print(markdown_table(result), end="")
+    print("wrote " + ", ".join(str(path) for path in written.values()))
+    return 0
+
+
+def command_train_classifier(arguments: argparse.Namespace) -> int:
+    dataset = open_dataset(arguments.data, arguments.size, arguments.split, progress=not arguments.quiet)
+    if arguments.steps < 1 or arguments.batch_size < 1 or arguments.width < 8 or arguments.lr <= 0:
+        raise UserError("--steps and --batch-size must be at least 1, --width at least 8, --lr positive")
+    classifier = train_classifier(dataset, arguments.steps, arguments.batch_size, arguments.lr, arguments.width,
+                                  arguments.seed, resolve_device(arguments.device), progress=not arguments.quiet)
+    classifier.save(arguments.out)
+    mean = sum(classifier.accuracy.values()) / len(classifier.accuracy)
+    print(f"wrote {arguments.out}: {len(classifier.accuracy)} attributes, mean validation accuracy {mean:.3f}")
+    return 0
+
+
 COMMANDS = {"train": command_train, "sample": command_sample, "noise": command_noise, "demo": command_demo,
-            "fid-stats": command_fid_stats, "eval": command_eval}
+            "fid-stats": command_fid_stats, "eval": command_eval, "train-classifier": command_train_classifier}
 
 
 def configure_logging() -> None:
@@ -240,10 +331,24 @@ class LevelFormatter(logging.Formatter):
         return f"unnoise: warning: {message}" if record.levelno >= logging.WARNING else message
 
 
+def attach_negative_values(argv: Sequence[str]) -> list[str]:
+    """['--attrs', '-Male,Smiling'] -> ['--attrs=-Male,Smiling']: argparse would take '-Male' for a flag."""
+    joined: list[str] = []
+    for argument in argv:
+        if joined and joined[-1] in FLAGS_TAKING_NEGATIVES and argument.startswith("-") and not argument.startswith("--"):
+            joined[-1] = f"{joined[-1]}={argument}"
+        else:
+            joined.append(argument)
+    return joined
+
+
+FLAGS_TAKING_NEGATIVES = {"--attrs", "--request"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     configure_logging()
     try:
-        arguments = build_parser().parse_args(argv)
+        arguments = build_parser().parse_args(attach_negative_values(sys.argv[1:] if argv is None else argv))
         return COMMANDS[arguments.command](arguments)
     except UserError as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__

@@ -38,6 +38,7 @@ class ModelConfig:
     attention_resolutions: tuple[int, ...] = (16,)
     attention_heads: int = 1
     dropout: float = 0.1
+    scale_shift: bool = False  # the embedding scales and shifts GroupNorm (ADM) instead of being added
 
 
 @dataclass
@@ -77,12 +78,31 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
 
 
+CONDITION_KINDS = ("none", "attributes", "text")
+
+
+@dataclass
+class ConditionConfig:
+    """What the network is told besides (x_t, t), and how often it is not told (classifier-free guidance)."""
+
+    kind: str = "none"  # none | attributes (the data's 0/1 attributes) | text (captions made from them)
+    drop_prob: float = 0.1  # the condition is replaced by the learned null embedding this often (Ho & Salimans 2022)
+    # attributes: each image hides ("unknown") a random fraction of its attributes, uniform on [0, hide_max], so
+    # that the network learns to answer requests naming any number of them; 0 never hides
+    hide_max: float = 0.5
+    captions_per_image: int = 4  # text: distinct captions written for each image; one is drawn per step
+    max_tokens: int = 32  # text: captions and prompts are cut to this many tokens
+    # Filled in from the data when training starts: the attribute names, in the network's input order.
+    attribute_names: tuple[str, ...] = ()
+
+
 @dataclass
 class RunConfig:
     preset: str = "demo"
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
+    condition: ConditionConfig = field(default_factory=ConditionConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     version: int = CONFIG_VERSION
 
@@ -112,7 +132,9 @@ class RunConfig:
         return cls.from_dict(raw)
 
 
-SECTIONS = {"data": DataConfig, "model": ModelConfig, "diffusion": DiffusionConfig, "train": TrainConfig}
+SECTIONS = {"data": DataConfig, "model": ModelConfig, "diffusion": DiffusionConfig, "condition": ConditionConfig, "train": TrainConfig}
+# Fields that are not flags: set by --data, or derived from the data when training starts.
+DERIVED_FIELDS = {"data.source", "condition.attribute_names"}
 
 
 def section_from_dict(section_type: type, raw: dict[str, Any], section_name: str):
@@ -184,7 +206,7 @@ def override(config: RunConfig, overrides: dict[str, Any]) -> RunConfig:
 
 def validate(config: RunConfig) -> None:
     """Reject settings no run can use, with one line naming the flag."""
-    d, m, t, data = config.diffusion, config.model, config.train, config.data
+    d, m, t, data, c = config.diffusion, config.model, config.train, config.data, config.condition
     checks = [
         (data.image_size >= 8, f"--image-size must be at least 8, got {data.image_size}"),
         (data.split in ("train", "valid", "test", "all"), f"--split must be train, valid, test or all, got {data.split!r}"),
@@ -203,6 +225,12 @@ def validate(config: RunConfig) -> None:
         (d.min_snr_gamma > 0, f"--min-snr-gamma must be positive, got {d.min_snr_gamma}"),
         (not (d.zero_terminal_snr and d.prediction == "eps"),
          "--zero-terminal-snr leaves no signal at t = T, where eps cannot give x_0: use --prediction v or x0"),
+        (c.kind in CONDITION_KINDS, f"--condition must be one of {', '.join(CONDITION_KINDS)}, got {c.kind!r}"),
+        (c.kind == "none" or m.architecture == "unet", f"--condition {c.kind} needs --architecture unet (the toy U-Net takes no condition)"),
+        (0 <= c.drop_prob < 1, f"--drop-prob must lie in [0, 1), got {c.drop_prob}"),
+        (0 <= c.hide_max <= 1, f"--hide-max must lie in [0, 1], got {c.hide_max}"),
+        (c.captions_per_image >= 1, f"--captions-per-image must be at least 1, got {c.captions_per_image}"),
+        (3 <= c.max_tokens <= 512, f"--max-tokens must lie between 3 and 512, got {c.max_tokens}"),
         (t.steps >= 1, f"--steps must be at least 1, got {t.steps}"),
         (t.batch_size >= 1, f"--batch-size must be at least 1, got {t.batch_size}"),
         (t.lr > 0, f"--lr must be positive, got {t.lr}"),

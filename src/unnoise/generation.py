@@ -7,8 +7,10 @@ from torch import nn
 
 from .data.transforms import to_uint8
 from .diffusion.denoiser import Denoiser
+from .diffusion.guidance import GuidedNetwork
 from .diffusion.samplers import StepCallback, run_sampler
 from .diffusion.schedules import NoiseSchedule
+from .models.conditioning import null_condition_like
 
 
 def images_from_model_range(x: torch.Tensor) -> torch.Tensor:
@@ -29,9 +31,16 @@ def generate(
     sampler: str = "ddpm",
     prediction: str = "eps",
     image_channels: int = 3,
+    condition=None,
+    baseline=None,
+    guidance: float = 1.0,
     **sampler_options,
 ) -> torch.Tensor:
-    """`count` images (count, C, H, W) uint8 from `sampler` with `steps` steps, in batches of batch_size."""
+    """`count` images (count, C, H, W) uint8 from `sampler` with `steps` steps, in batches of batch_size.
+
+    With a condition (one row per image) the network is guided with scale `guidance` away from
+    `baseline` (a negative prompt), or by default from the null condition (classifier-free guidance).
+    """
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(seed)
     was_training = model.training
@@ -40,7 +49,12 @@ def generate(
     for start in range(0, count, batch_size):
         size = min(batch_size, count - start)
         x_T = torch.randn((size, image_channels, image_size, image_size), generator=generator, device=device)
-        denoiser = Denoiser(model, schedule, prediction)
+        network = model
+        if condition is not None:
+            rows = slice(start, start + size)
+            away = baseline[rows] if baseline is not None else null_condition_like(condition[rows])
+            network = GuidedNetwork(model, condition[rows], away, guidance)
+        denoiser = Denoiser(network, schedule, prediction)
         x0 = run_sampler(sampler, denoiser, x_T, steps, generator, on_step, **sampler_options)
         batches.append(images_from_model_range(x0))
     model.train(was_training)

@@ -65,6 +65,25 @@ def labelled_rows(rows: Sequence[torch.Tensor], labels: Sequence[str], scale: in
     return canvas
 
 
+def captioned_rows(rows: Sequence[torch.Tensor], captions: Sequence[str], scale: int = 1, padding: int = 2) -> Image.Image:
+    """Rows of images (each (K, 3, H, W)), each row with its caption on the left, e.g. the prompt that made it."""
+    font = ImageFont.load_default()
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    text_width = int(max(measure.textlength(caption, font=font) for caption in captions)) + 3 * padding
+    height, width = rows[0].shape[-2] * scale, rows[0].shape[-1] * scale
+    columns = max(len(row) for row in rows)
+    canvas = Image.new("RGB", (text_width + columns * (width + padding) + padding, len(rows) * (height + padding) + padding),
+                       BACKGROUND)
+    draw = ImageDraw.Draw(canvas)
+    for row_index, (row, caption) in enumerate(zip(rows, captions)):
+        top = padding + row_index * (height + padding)
+        draw.text((padding, top + height / 2 - 6), caption, fill=INK, font=font)
+        for column in range(len(row)):
+            tile = to_pil(row[column]).resize((width, height), Image.Resampling.NEAREST)
+            canvas.paste(tile, (text_width + column * (width + padding), top))
+    return canvas
+
+
 PALETTE = [(200, 60, 40), (40, 100, 200), (40, 150, 60), (150, 60, 170), (230, 140, 20), (20, 160, 170),
            (120, 120, 120), (180, 40, 120), (90, 60, 20), (0, 0, 0)]
 

@@ -7,14 +7,14 @@ import torch.nn.functional as F
 
 from unnoise.errors import UserError
 from unnoise.models import build_model, count_parameters
-from unnoise.models.layers import SelfAttention, sinusoidal_embedding
+from unnoise.models.layers import ResidualBlock, SelfAttention, sinusoidal_embedding
 from unnoise.models.toy_unet import ToyUNet
 from unnoise.models.unet import UNet
 
 
 def config(**changes):
     values = dict(architecture="unet", base_channels=16, channel_mult=(1, 2), blocks_per_level=1,
-                  attention_resolutions=(8,), attention_heads=1, dropout=0.0)
+                  attention_resolutions=(8,), attention_heads=1, dropout=0.0, scale_shift=False)
     values.update(changes)
     return SimpleNamespace(**values)
 
@@ -25,6 +25,7 @@ def config(**changes):
         (16, {}),
         (32, dict(channel_mult=(1, 2, 2), blocks_per_level=2, attention_resolutions=(16, 8), attention_heads=2)),
         (64, dict(channel_mult=(1, 1, 2, 2), attention_resolutions=())),
+        (16, dict(scale_shift=True)),
         (16, dict(architecture="toy_unet", channel_mult=(1, 2, 4))),
     ],
 )
@@ -107,3 +108,13 @@ def test_subpixel_upsample_equals_nearest_upsampling_then_the_3x3_convolution():
     # Gradients agree too, for the input and for the 3x3 weights the layer stores.
     (gx, gw), (rx, rw) = (torch.autograd.grad(y.square().sum(), (x, layer.conv.weight)) for y in (output, reference))
     assert torch.allclose(gx, rx, atol=1e-10) and torch.allclose(gw, rw, atol=1e-10)
+
+
+def test_scale_shift_block_modulates_the_normalised_features():
+    torch.manual_seed(0)
+    block = ResidualBlock(4, 4, 6, dropout=0.0, scale_shift=True)
+    torch.nn.init.normal_(block.conv2.weight)
+    x, embedding = torch.randn(2, 4, 5, 5), torch.randn(2, 6)
+    scale, shift = block.embedding_projection(F.silu(embedding))[:, :, None, None].chunk(2, dim=1)
+    h = block.norm2(block.conv1(F.silu(block.norm1(x)))) * (1 + scale) + shift  # h -> norm(h) (1 + s) + b
+    assert torch.allclose(block(x, embedding), x + block.conv2(F.silu(h)), atol=1e-6)

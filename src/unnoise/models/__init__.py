@@ -5,14 +5,18 @@ from __future__ import annotations
 from torch import nn
 
 from ..errors import UserError
+from .conditioning import TEXT_CHANNELS, Condition
 from .toy_unet import ToyUNet
 from .unet import UNet
 
 ARCHITECTURES = ("unet", "toy_unet")
 
 
-def build_model(model_config, image_size: int, image_channels: int = 3) -> nn.Module:
-    """The network a ModelConfig describes, for images of image_size x image_size."""
+def build_model(model_config, image_size: int, image_channels: int = 3, attribute_count: int = 0, text_channels: int = 0) -> nn.Module:
+    """The network a ModelConfig describes, for images of image_size x image_size.
+
+    attribute_count or text_channels make it conditional (the U-Net only; see UNet).
+    """
     architecture = model_config.architecture
     if architecture not in ARCHITECTURES:
         raise UserError(f"unknown architecture {architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
@@ -34,7 +38,20 @@ def build_model(model_config, image_size: int, image_channels: int = 3) -> nn.Mo
         attention_resolutions=tuple(model_config.attention_resolutions),
         attention_heads=model_config.attention_heads,
         dropout=model_config.dropout,
+        attribute_count=attribute_count,
+        text_channels=text_channels,
+        scale_shift=model_config.scale_shift,
     )
+
+
+def network_for(config) -> nn.Module:
+    """The network of a RunConfig: its model settings at its image size, conditional as its condition says."""
+    condition = config.condition
+    attribute_count = len(condition.attribute_names) if condition.kind == "attributes" else 0
+    text_channels = TEXT_CHANNELS if condition.kind == "text" else 0
+    if condition.kind == "attributes" and not attribute_count:
+        raise UserError("--condition attributes needs data with attributes (builtin or celeba); this run has none")
+    return build_model(config.model, config.data.image_size, attribute_count=attribute_count, text_channels=text_channels)
 
 
 def count_parameters(model: nn.Module) -> int:

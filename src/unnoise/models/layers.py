@@ -48,13 +48,18 @@ class TimestepEmbedding(nn.Module):
 
 
 class ResidualBlock(nn.Module):
-    """GroupNorm-SiLU-conv, plus the projected timestep embedding, then GroupNorm-SiLU-dropout-conv; a skip around it."""
+    """GroupNorm-SiLU-conv, plus the projected timestep embedding, then GroupNorm-SiLU-dropout-conv; a skip around it.
 
-    def __init__(self, in_channels: int, out_channels: int, embedding_channels: int, dropout: float):
+    scale_shift: the embedding scales and shifts the second GroupNorm's output, h -> norm(h) (1 + s) + b, instead
+    of being added before it (Dhariwal & Nichol 2021). A multiplicative path: conditions take hold sooner.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, embedding_channels: int, dropout: float, scale_shift: bool = False):
         super().__init__()
+        self.scale_shift = scale_shift
         self.norm1 = group_norm(in_channels)
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1)
-        self.embedding_projection = nn.Linear(embedding_channels, out_channels)
+        self.embedding_projection = nn.Linear(embedding_channels, 2 * out_channels if scale_shift else out_channels)
         self.norm2 = group_norm(out_channels)
         self.dropout = nn.Dropout(dropout)
         self.conv2 = zero_init(nn.Conv2d(out_channels, out_channels, 3, padding=1))
@@ -62,8 +67,13 @@ class ResidualBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
         h = self.conv1(F.silu(self.norm1(x)))
-        h = h + self.embedding_projection(F.silu(embedding))[:, :, None, None]
-        h = self.conv2(self.dropout(F.silu(self.norm2(h))))
+        projected = self.embedding_projection(F.silu(embedding))[:, :, None, None]
+        if self.scale_shift:
+            scale, shift = projected.chunk(2, dim=1)
+            h = self.norm2(h) * (1 + scale) + shift
+        else:
+            h = self.norm2(h + projected)
+        h = self.conv2(self.dropout(F.silu(h)))
         return self.skip(x) + h
 
 
@@ -84,6 +94,30 @@ class SelfAttention(nn.Module):
         qkv = self.qkv(self.norm(x)).reshape(batch, 3, self.heads, channels // self.heads, height * width)
         q, k, v = qkv.transpose(-1, -2).unbind(dim=1)  # each (B, heads, HW, C/heads)
         attended = F.scaled_dot_product_attention(q, k, v)
+        attended = attended.transpose(-1, -2).reshape(batch, channels, height, width)
+        return x + self.projection(attended)
+
+
+class CrossAttention(nn.Module):
+    """The pixels of a feature map attend to a sequence of context vectors (text tokens), padding masked out."""
+
+    def __init__(self, channels: int, context_channels: int, heads: int = 1):
+        super().__init__()
+        if channels % heads:
+            raise ValueError(f"{channels} channels do not split into {heads} attention heads")
+        self.heads = heads
+        self.norm = group_norm(channels)
+        self.query = nn.Conv2d(channels, channels, 1)
+        self.key_value = nn.Linear(context_channels, 2 * channels)
+        self.projection = zero_init(nn.Conv2d(channels, channels, 1))
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """x (B, C, H, W), context (B, L, context_channels), mask (B, L) True at real tokens."""
+        batch, channels, height, width = x.shape
+        head_channels = channels // self.heads
+        q = self.query(self.norm(x)).reshape(batch, self.heads, head_channels, height * width).transpose(-1, -2)
+        k, v = self.key_value(context).reshape(batch, -1, 2, self.heads, head_channels).permute(2, 0, 3, 1, 4)
+        attended = F.scaled_dot_product_attention(q, k.to(q.dtype), v.to(q.dtype), attn_mask=mask[:, None, None, :])
         attended = attended.transpose(-1, -2).reshape(batch, channels, height, width)
         return x + self.projection(attended)
 

@@ -8,9 +8,12 @@ training embeds each caption once), captions.py (attributes -> varied English ca
 from .cache import embed_texts_cached
 from .captions import ATTRIBUTE_PHRASES, caption_for, captions_for_dataset
 from .encoder import TextEmbedding, TextEncoder, load_text_encoder
+from .table import CaptionTable, caption_table
 
 __all__ = [
     "ATTRIBUTE_PHRASES",
+    "CaptionTable",
+    "caption_table",
     "TextEmbedding",
     "TextEncoder",
     "caption_for",

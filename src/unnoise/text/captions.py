@@ -157,7 +157,25 @@ def caption_for(attribute_names: list[str], values: Sequence[int], rng: Rng) -> 
     """One caption naming a random subset of the present attributes (see the module docstring)."""
     present = present_attributes(attribute_names, values)
     mentioned = set(choose_mentions(present, rng))
-    noun = choose_noun(present, mentioned, rng)
+    return render_caption(choose_noun(present, mentioned, rng), mentioned, rng)
+
+
+def request_caption(wanted: dict[str, bool]) -> str:
+    """The caption asking for exactly the wanted attributes, e.g. {Smiling: 1, Male: 0} -> 'a photo of a smiling woman'.
+
+    Only Male can be asked for as absent (as "woman"): captions never word an absence otherwise.
+    """
+    unsayable = sorted(name for name, value in wanted.items() if not value and name != "Male")
+    unknown = sorted(name for name in wanted if name not in ATTRIBUTE_PHRASES)
+    if unsayable or unknown:
+        raise ValueError(f"a caption cannot ask for {', '.join(unknown + ['-' + name for name in unsayable])}")
+    mentioned = {name for name, value in wanted.items() if value}
+    noun = ATTRIBUTE_PHRASES["Male"] if "Male" in mentioned else FEMALE_PHRASE if "Male" in wanted else "person"
+    return render_caption(noun, mentioned, random.Random(0), prefix="a photo of ")
+
+
+def render_caption(noun: str, mentioned: set[str], rng: Rng, prefix: str | None = None) -> str:
+    """The English for a noun and the attributes to mention; rng picks the word order and prefix (unless given)."""
     adjectives = [ATTRIBUTE_PHRASES[name] for name in ADJECTIVES if name in mentioned]
     others = shuffled(rng, sorted(mentioned - set(ADJECTIVES) - BACKGROUND - PHOTO - {"Male"}))
     withs = [ATTRIBUTE_PHRASES[name] for name in others if name not in WEARING]
@@ -175,7 +193,8 @@ def caption_for(attribute_names: list[str], values: Sequence[int], rng: Rng) -> 
         caption += ", " + join_and(adjectives)
     if mentioned & BACKGROUND:
         caption += " on " + ATTRIBUTE_PHRASES["Blue_Background"]
-    prefix = "a blurry photo of " if mentioned & PHOTO else PREFIXES[index_below(rng, len(PREFIXES))]
+    if prefix is None:
+        prefix = "a blurry photo of " if mentioned & PHOTO else PREFIXES[index_below(rng, len(PREFIXES))]
     return prefix + caption
 
 

@@ -26,39 +26,11 @@ from torch import nn
 
 from ..atomic import atomic_path
 from ..errors import UserError
+from ..weights import fsync, load_weights, save_weights
 
 STATE_DIR = "state"
 MODEL_FILE = "model.safetensors"
 STEP_PREFIX = "step_"
-
-
-def fsync(path: Path) -> None:
-    with open(path, "rb") as handle:
-        os.fsync(handle.fileno())
-
-
-def save_weights(model: nn.Module, path: Path) -> None:
-    """A model's state dict (parameters and buffers) as safetensors, written in place (callers make it atomic)."""
-    tensors = {name: tensor.detach().contiguous().cpu() for name, tensor in model.state_dict().items()}
-    save_file(tensors, str(path))
-    fsync(path)
-
-
-def load_weights(model: nn.Module, path: Path) -> None:
-    """Load safetensors weights into model; any mismatch is a user error naming the file."""
-    try:
-        tensors = load_file(str(path))
-    except FileNotFoundError:
-        raise UserError(f"missing weights file {path}") from None
-    except (SafetensorError, OSError, ValueError) as error:
-        raise UserError(f"{path} is not a readable safetensors file ({error})") from None
-    expected = model.state_dict()
-    missing, unexpected = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
-    wrong_shape = [name for name in set(expected) & set(tensors) if expected[name].shape != tensors[name].shape]
-    if missing or unexpected or wrong_shape:
-        details = f"{len(missing)} missing, {len(unexpected)} unexpected, {len(wrong_shape)} of another shape"
-        raise UserError(f"{path} does not match the network its config.json describes ({details}); wrong checkpoint?")
-    model.load_state_dict(tensors)
 
 
 def optimizer_to_files(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

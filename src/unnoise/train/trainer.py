@@ -9,6 +9,7 @@ exactly what one process with N times the batch would.
 from __future__ import annotations
 
 import contextlib
+from functools import partial
 import math
 import signal
 import time
@@ -25,7 +26,8 @@ from ..data.transforms import horizontal_flip, to_model_range
 from ..diffusion.losses import denoising_loss
 from ..diffusion.schedules import make_schedule
 from ..errors import UserError
-from ..models import build_model
+from ..models import Condition, network_for
+from .conditions import TrainingConditions
 from .checkpoint import checkpoint_step, latest_checkpoint, load_checkpoint, save_checkpoint
 from .data_order import DataOrder, step_seed
 from .distributed import Distributed
@@ -97,12 +99,13 @@ class Trainer:
     """Owns the network, its EMA, the optimizer and the step counter of one run folder."""
 
     def __init__(self, config: RunConfig, dataset: ImageDataset, run_dir: Path, device: torch.device,
-                 hooks: list[Hook], distributed: Distributed = Distributed()):
+                 hooks: list[Hook], distributed: Distributed = Distributed(), conditions: TrainingConditions | None = None):
         self.config, self.dataset, self.run_dir, self.device, self.hooks = config, dataset, Path(run_dir), device, hooks
+        self.conditions = conditions
         self.distributed = distributed
         train, d = config.train, config.diffusion
         torch.manual_seed(step_seed(train.seed, 0, stream="init"))  # the initial weights depend on the seed alone
-        self.model = build_model(config.model, config.data.image_size).to(device)
+        self.model = network_for(config).to(device)
         if device.type == "cuda":
             self.model = self.model.to(memory_format=torch.channels_last)  # faster convolutions on tensor cores
         self.ema = EMA(self.model, train.ema_decay)
@@ -153,19 +156,20 @@ class Trainer:
         self.distributed.barrier()  # nobody reads a checkpoint before it is complete
         return path
 
-    def draws(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The global batch of this step: dataset indices, timesteps, noise and flips, the same on every rank."""
+    def draws(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, Condition | None]:
+        """The global batch of this step: dataset indices, timesteps, noise, flips and conditions, the same on every rank."""
         generator = torch.Generator(device=self.device).manual_seed(step_seed(self.config.train.seed, self.step))
         indices = self.order.indices(self.step)
         size, channels = self.config.data.image_size, self.dataset.images.shape[1]
         t = torch.randint(0, self.schedule.timesteps, (len(indices),), generator=generator, device=self.device)
         noise = torch.randn((len(indices), channels, size, size), generator=generator, device=self.device)
         flips = torch.rand(len(indices), generator=generator, device=self.device) < 0.5
-        return indices, t, noise, flips
+        condition = self.conditions.draw(indices, generator) if self.conditions is not None else None
+        return indices, t, noise, flips, condition
 
-    def micro_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-        """(x_0, t, noise) for each accumulation step of this rank: its slice of the global batch."""
-        indices, t, noise, flips = self.draws()
+    def micro_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor, Condition | None]]:
+        """(x_0, t, noise, condition) for each accumulation step of this rank: its slice of the global batch."""
+        indices, t, noise, flips, condition = self.draws()
         batch, rank, world = self.config.train.batch_size, self.distributed.rank, self.distributed.world_size
         for micro in range(self.config.train.accum):
             part = slice((micro * world + rank) * batch, (micro * world + rank + 1) * batch)
@@ -174,7 +178,7 @@ class Trainer:
                 x0 = horizontal_flip(x0, flips[part])
             if self.device.type == "cuda":
                 x0 = x0.contiguous(memory_format=torch.channels_last)
-            yield x0, t[part], noise[part]
+            yield x0, t[part], noise[part], condition[part] if condition is not None else None
 
     def train_step(self) -> None:
         train, d = self.config.train, self.config.diffusion
@@ -183,13 +187,14 @@ class Trainer:
             group["lr"] = learning_rate_at(self.step, train.lr, train.warmup_steps, train.steps, train.lr_schedule)
         self.optimizer.zero_grad(set_to_none=True)
         step_loss = torch.zeros((), device=self.device)
-        for micro, (x0, t, noise) in enumerate(self.micro_batches()):
+        for micro, (x0, t, noise, condition) in enumerate(self.micro_batches()):
             last = micro == train.accum - 1
             # Gradients are averaged across ranks once per step, on the last accumulation step.
             synced = contextlib.nullcontext() if last or self.ddp is None else self.ddp.no_sync()
             with synced:
                 with torch.autocast(self.device.type, dtype=AUTOCAST_DTYPES.get(self.precision), enabled=self.precision != "fp32"):
-                    loss = denoising_loss(self.network, self.alpha_bar, x0, t, noise, d.loss, d.prediction, d.weighting,
+                    network = self.network if condition is None else partial(self.network, condition=condition)
+                    loss = denoising_loss(network, self.alpha_bar, x0, t, noise, d.loss, d.prediction, d.weighting,
                                           d.min_snr_gamma) / train.accum
                 self.scaler.scale(loss).backward()
             step_loss += loss.detach()
