@@ -172,7 +172,8 @@ def add_evaluation_parsers(commands) -> None:
     evaluate.add_argument("--quiet", action="store_true", help="no progress output")
     faithful = evaluate.add_argument_group("faithfulness of a conditional run (with --faithfulness)")
     faithful.add_argument("--faithfulness", action="store_true",
-                          help="for each guidance scale: how often the requested attributes appear (and FID with --ref)")
+                          help="for each guidance scale: how often the requested attributes appear (and FID with --ref); "
+                               "samples with --steps, default 50 here")
     faithful.add_argument("--classifier", type=Path, help="folder from unnoise train-classifier, the judge")
     faithful.add_argument("--guidance-scales", type=float_tuple, default=DEFAULT_SCALES, metavar="W,W,...",
                           help="default " + ",".join(f"{scale:g}" for scale in DEFAULT_SCALES))
