@@ -19,6 +19,7 @@ from .condition_requests import request_condition
 from .config import RunConfig, validate
 from .data import open_dataset
 from .devices import resolve_device
+from .diffusion.guidance import DEFAULT_GUIDANCE
 from .diffusion.schedules import NoiseSchedule, make_schedule
 from .errors import UserError
 from .generation import generate, images_from_model_range
@@ -33,7 +34,6 @@ from .viz import display_scale, labelled_rows
 log = logging.getLogger("unnoise")
 
 CONFIG_FILE = "config.json"
-DEFAULT_GUIDANCE = 3.0
 # Settings that may change when a run is resumed; anything else would make it a different run.
 RESUMABLE = {
     "train.steps", "train.log_every", "train.sample_every", "train.sample_count", "train.sample_steps",

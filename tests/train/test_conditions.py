@@ -55,3 +55,12 @@ def test_attribute_conditioning_needs_data_with_attributes(tiny, tmp_path):
     config.data.source = f"folder:{folder}"
     with pytest.raises(unnoise.UserError, match="needs data with attributes"):
         unnoise.train(config, out=tmp_path / "run", progress=False)
+
+
+def test_training_grids_ask_for_the_attributes_of_training_images():
+    attributes = torch.tensor([[1, 0, 1], [0, 0, 1]], dtype=torch.uint8)
+    conditions = TrainingConditions(ConditionConfig(kind="attributes", drop_prob=0.5, hide_max=1.0), attributes, None,
+                                    torch.device("cpu"))
+    asked = conditions.of_images(torch.tensor([1, 0, 1]))
+    assert not asked.null.any()  # never dropped, never hidden
+    assert asked.attributes.tolist() == [[-1, -1, 1], [1, -1, 1], [-1, -1, 1]]

@@ -44,6 +44,16 @@ class TrainingConditions:
         return Condition(null, tokens=tokens.to(self.device), token_mask=mask.to(self.device), pooled=pooled.to(self.device))
 
 
+    def of_images(self, indices: torch.Tensor) -> Condition:
+        """The full, never dropped conditions of dataset rows `indices` (their first caption): what the training grids ask for."""
+        count = len(indices)
+        null = torch.zeros(count, dtype=torch.bool, device=self.device)
+        if self.config.kind == "attributes":
+            return attribute_condition(self.attributes[indices.to(self.device)], null, torch.zeros_like(null)[:, None])
+        tokens, mask, pooled = self.captions.gather(indices, torch.zeros_like(indices))
+        return Condition(null, tokens=tokens.to(self.device), token_mask=mask.to(self.device), pooled=pooled.to(self.device))
+
+
 def training_conditions(config: RunConfig, dataset: ImageDataset, device: torch.device, progress: bool) -> TrainingConditions | None:
     """What a run with config.condition trains on, after recording the data's attribute names in the config.
 

@@ -13,9 +13,11 @@ import sys
 import time
 from pathlib import Path
 
+import torch
 from tqdm import tqdm
 
 from ..atomic import write_text_atomic
+from ..diffusion.guidance import DEFAULT_GUIDANCE
 from ..generation import generate
 from ..viz import display_scale, image_grid, line_chart, save_png
 
@@ -168,8 +170,13 @@ class SampleGridHook:
     def write(self, trainer) -> Path:
         train, size = trainer.config.train, trainer.config.data.image_size
         steps = min(train.sample_steps, trainer.schedule.timesteps)
+        # A conditional run draws image i with the attributes (or first caption) of training image i, guided.
+        condition = None
+        if trainer.conditions is not None:
+            rows = torch.arange(train.sample_count) % len(trainer.dataset)
+            condition = trainer.conditions.of_images(rows)
         images = generate(trainer.ema.model, trainer.schedule, train.sample_count, size, steps=steps, seed=train.seed,
-                          prediction=trainer.config.diffusion.prediction)
+                          prediction=trainer.config.diffusion.prediction, condition=condition, guidance=DEFAULT_GUIDANCE)
         path = save_png(image_grid(images, scale=display_scale(size)), trainer.run_dir / "samples" / f"step_{trainer.step:07d}.png")
         write_loss_curve(trainer.run_dir)
         return path
