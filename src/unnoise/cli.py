@@ -332,6 +332,9 @@ class LevelFormatter(logging.Formatter):
         return f"unnoise: warning: {message}" if record.levelno >= logging.WARNING else message
 
 
+FLAGS_TAKING_NEGATIVES = {"--attrs", "--request"}
+
+
 def attach_negative_values(argv: Sequence[str]) -> list[str]:
     """['--attrs', '-Male,Smiling'] -> ['--attrs=-Male,Smiling']: argparse would take '-Male' for a flag."""
     joined: list[str] = []
@@ -342,8 +345,6 @@ def attach_negative_values(argv: Sequence[str]) -> list[str]:
             joined.append(argument)
     return joined
 
-
-FLAGS_TAKING_NEGATIVES = {"--attrs", "--request"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

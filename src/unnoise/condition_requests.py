@@ -9,16 +9,15 @@ from .errors import UserError
 from .models.conditioning import ABSENT, PRESENT, UNKNOWN, Condition
 
 
+def split_request(request: str | list[str]) -> dict[str, bool]:
+    """'Smiling,-Male' (or ['Smiling', '-Male']) -> {'Smiling': True, 'Male': False}, names unchecked."""
+    parts = request.split(",") if isinstance(request, str) else list(request)
+    return {part.lstrip("+-"): not part.startswith("-") for part in (part.strip() for part in parts) if part}
+
+
 def parse_attribute_request(request: str | list[str] | dict[str, bool], valid: tuple[str, ...]) -> dict[str, bool]:
     """'Smiling,Eyeglasses,-Male' (or a list of those names, or {name: bool}) -> {name: wanted}; names are checked."""
-    if isinstance(request, dict):
-        wanted = dict(request)
-    else:
-        parts = request.split(",") if isinstance(request, str) else list(request)
-        wanted = {}
-        for part in (part.strip() for part in parts):
-            if part:
-                wanted[part.lstrip("+-")] = not part.startswith("-")
+    wanted = dict(request) if isinstance(request, dict) else split_request(request)
     unknown = [name for name in wanted if name not in valid]
     if unknown:
         raise UserError(f"unknown attribute {unknown[0]!r}; this run knows: {', '.join(valid)} (prefix - to ask for its absence)")

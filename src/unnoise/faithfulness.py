@@ -21,11 +21,12 @@ import torch
 
 from .api import Run, load_run
 from .atomic import write_text_atomic
-from .condition_requests import caption_of_request, parse_attribute_request
+from .condition_requests import caption_of_request, parse_attribute_request, split_request
 from .errors import UserError
 from .eval import evaluate_images
 from .eval.classifier import AttributeClassifier, load_classifier
 from .eval.evaluate import as_reference
+from .text.captions import unsayable_in_caption
 from .viz import captioned_rows, display_scale, line_chart, save_png
 
 log = logging.getLogger("unnoise")
@@ -44,23 +45,15 @@ def usable_requests(run: Run, classifier: AttributeClassifier, requests=None) ->
     known = tuple(name for name in run.config.condition.attribute_names if name in classifier.attribute_names)
     text = run.config.condition.kind == "text"
     if requests is not None:
-        parsed = [parse_attribute_request(request, known) for request in requests]
-        if text:
-            for wanted in parsed:
-                caption_of_request(wanted)
-        return parsed
+        return [parse_attribute_request(request, known) for request in requests]  # a text run's unsayable ones fail later
     usable = []
     for request in DEFAULT_REQUESTS:
-        wanted = {part.lstrip("-"): not part.startswith("-") for part in request.split(",")}
-        if all(name in known for name in wanted) and (not text or sayable(wanted)):
+        wanted = split_request(request)
+        if all(name in known for name in wanted) and not (text and unsayable_in_caption(wanted)):
             usable.append(wanted)
     if not usable:
         raise UserError("none of the default requests fits this run and classifier; pass requests explicitly")
     return usable
-
-
-def sayable(wanted: dict[str, bool]) -> bool:
-    return all(value or name == "Male" for name, value in wanted.items())
 
 
 def request_label(wanted: dict[str, bool]) -> str:

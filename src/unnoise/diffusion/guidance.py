@@ -30,12 +30,14 @@ class GuidedNetwork:
 
     def __init__(self, network: ConditionalNetwork, condition: Any, baseline: Any, scale: float):
         self.network, self.condition, self.baseline, self.scale = network, condition, baseline, scale
+        # Both halves of the doubled batch, joined once (for text, padding the shorter): every step reuses them.
+        self.both = condition.cat(baseline) if scale not in (0, 1) else None
 
     def __call__(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         if self.scale == 1:
             return self.network(x_t, t, self.condition)
         if self.scale == 0:
             return self.network(x_t, t, self.baseline)
-        both = self.network(torch.cat([x_t, x_t]), torch.cat([t, t]), self.condition.cat(self.baseline))
+        both = self.network(torch.cat([x_t, x_t]), torch.cat([t, t]), self.both)
         cond, uncond = both.chunk(2)
         return classifier_free_guidance(uncond, cond, self.scale)

@@ -31,9 +31,6 @@ class Condition:
     token_mask: torch.Tensor | None = None
     pooled: torch.Tensor | None = None
 
-    def __len__(self) -> int:
-        return self.null.shape[0]
-
     def tensors(self) -> dict[str, torch.Tensor]:
         return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
 
@@ -96,7 +93,7 @@ class TextConditioning(nn.Module):
         null = condition.null
         pooled = self.pooled_projection(condition.pooled.to(self.pooled_projection.weight.dtype))
         embedding = torch.where(null[:, None], self.null_pooled.to(pooled.dtype), pooled)
-        context = self.token_projection(condition.tokens.to(self.pooled_projection.weight.dtype))
+        context = self.token_projection(condition.tokens.to(pooled.dtype))
         first = torch.zeros_like(condition.token_mask)
         first[:, 0] = True
         context = torch.where(null[:, None, None] & first[:, :, None], self.null_token.to(context.dtype), context)

@@ -160,15 +160,21 @@ def caption_for(attribute_names: list[str], values: Sequence[int], rng: Rng) -> 
     return render_caption(choose_noun(present, mentioned, rng), mentioned, rng)
 
 
+def unsayable_in_caption(wanted: dict[str, bool]) -> list[str]:
+    """The parts of a request no caption words: names without a phrase, and absences other than -Male."""
+    unknown = sorted(name for name in wanted if name not in ATTRIBUTE_PHRASES)
+    absent = sorted("-" + name for name, value in wanted.items() if not value and name != "Male")
+    return unknown + absent
+
+
 def request_caption(wanted: dict[str, bool]) -> str:
     """The caption asking for exactly the wanted attributes, e.g. {Smiling: 1, Male: 0} -> 'a photo of a smiling woman'.
 
     Only Male can be asked for as absent (as "woman"): captions never word an absence otherwise.
     """
-    unsayable = sorted(name for name, value in wanted.items() if not value and name != "Male")
-    unknown = sorted(name for name in wanted if name not in ATTRIBUTE_PHRASES)
-    if unsayable or unknown:
-        raise ValueError(f"a caption cannot ask for {', '.join(unknown + ['-' + name for name in unsayable])}")
+    unsayable = unsayable_in_caption(wanted)
+    if unsayable:
+        raise ValueError(f"a caption cannot ask for {', '.join(unsayable)}")
     mentioned = {name for name, value in wanted.items() if value}
     noun = ATTRIBUTE_PHRASES["Male"] if "Male" in mentioned else FEMALE_PHRASE if "Male" in wanted else "person"
     return render_caption(noun, mentioned, random.Random(0), prefix="a photo of ")

@@ -2,7 +2,7 @@
 
 Training draws one of each image's K captions per step; running the text encoder every step would
 cost as much as the U-Net itself on a CPU, so every caption is embedded up front. Tokens are kept
-ragged (no padding) in float16: 530 MB for 9,906 images x 4 captions (celeba-halfres).
+ragged (no padding) in float16, each distinct caption once.
 """
 
 from __future__ import annotations
@@ -26,26 +26,28 @@ from .encoder import TextEncoder
 
 logger = logging.getLogger("unnoise")
 
-TABLE_FORMAT_VERSION = 1
+TABLE_FORMAT_VERSION = 2
 CHUNK = 256
+TABLE_TENSORS = ("tokens", "offsets", "pooled", "texts")
 
 
 @dataclass
 class CaptionTable:
-    """K captions per image, embedded: row k of image i is row i * K + k.
+    """K captions per image, embedded: caption k of image i is distinct text texts[i * K + k].
 
-    tokens: (total tokens, D) float16, the rows' real tokens one after another; offsets: (rows + 1,) long.
-    pooled: (rows, D) float32.
+    tokens: (total tokens, D) float16, each distinct text's real tokens one after another; offsets: (distinct + 1,)
+    long; pooled: (distinct, D) float32; texts: (images * K,) long.
     """
 
     tokens: torch.Tensor
     offsets: torch.Tensor
     pooled: torch.Tensor
+    texts: torch.Tensor
     per_image: int
 
     def gather(self, images: torch.Tensor, choices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Caption choices[b] of image images[b] -> tokens (B, L, D) float32 zero-padded, mask (B, L), pooled (B, D)."""
-        rows = (images.cpu() * self.per_image + choices.cpu()).tolist()
+        rows = self.texts[images.cpu() * self.per_image + choices.cpu()].tolist()
         starts, ends = self.offsets[rows].tolist(), self.offsets[[row + 1 for row in rows]].tolist()
         longest = max(end - start for start, end in zip(starts, ends))
         tokens = torch.zeros(len(rows), longest, self.tokens.shape[1])
@@ -61,7 +63,7 @@ def table_key(encoder: TextEncoder, max_tokens: int, captions: list[list[str]]) 
     return hashlib.sha256(json.dumps(fields).encode()).hexdigest()
 
 
-def embed_table(encoder: TextEncoder, captions: list[list[str]], max_tokens: int, progress: bool) -> CaptionTable:
+def embed_table(encoder: TextEncoder, captions: list[list[str]], max_tokens: int, per_image: int, progress: bool) -> CaptionTable:
     texts = [text for image_captions in captions for text in image_captions]
     distinct = list(dict.fromkeys(texts))
     where = {text: index for index, text in enumerate(distinct)}
@@ -76,11 +78,8 @@ def embed_table(encoder: TextEncoder, captions: list[list[str]], max_tokens: int
         pooled[start : start + len(chunk)] = embedded.pooled
         bar.update(len(chunk))
     bar.close()
-    # Distinct texts are embedded once; the table's rows point into them.
-    order = [where[text] for text in texts]
-    row_tokens = [pieces[index] for index in order]
-    offsets = torch.tensor([0] + [lengths[index] for index in order]).cumsum(0)
-    return CaptionTable(torch.cat(row_tokens), offsets, pooled[order], len(captions[0]) if captions else 1)
+    offsets = torch.tensor([0] + lengths).cumsum(0)
+    return CaptionTable(torch.cat(pieces), offsets, pooled, torch.tensor([where[text] for text in texts]), per_image)
 
 
 def caption_table(attribute_names: list[str], attributes: torch.Tensor, encoder: TextEncoder, seed: int, per_image: int,
@@ -92,13 +91,13 @@ def caption_table(attribute_names: list[str], attributes: torch.Tensor, encoder:
     if path.exists():
         try:
             with safe_open(path, framework="pt") as file:
-                return CaptionTable(file.get_tensor("tokens"), file.get_tensor("offsets"), file.get_tensor("pooled"), per_image)
+                return CaptionTable(*(file.get_tensor(name) for name in TABLE_TENSORS), per_image)
         except Exception as error:  # a cache is disposable: damage means embedding again
             logger.warning(f"caption table {path} is unreadable ({type(error).__name__}: {error}); embedding again")
-    table = embed_table(encoder, captions, max_tokens, progress)
+    table = embed_table(encoder, captions, max_tokens, per_image, progress)
     try:
         with atomic_path(path) as temporary:
-            save_file({"tokens": table.tokens, "offsets": table.offsets, "pooled": table.pooled}, str(temporary))
+            save_file({name: getattr(table, name) for name in TABLE_TENSORS}, str(temporary))
     except OSError as error:
         logger.warning(f"could not write caption table cache {path} ({error}); set UNNOISE_CACHE to a writable folder")
     return table

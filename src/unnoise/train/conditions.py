@@ -40,8 +40,11 @@ class TrainingConditions:
             hidden = torch.rand(count, self.attributes.shape[1], generator=generator, device=self.device) < fraction
             return attribute_condition(self.attributes[indices.to(self.device)], null, hidden)
         choice = torch.randint(0, self.captions.per_image, (count,), generator=generator, device=self.device)
-        tokens, mask, pooled = self.captions.gather(indices, choice)
-        return Condition(null, tokens=tokens.to(self.device), token_mask=mask.to(self.device), pooled=pooled.to(self.device))
+        return self.caption_condition(indices, choice, null)
+
+    def caption_condition(self, indices: torch.Tensor, choices: torch.Tensor, null: torch.Tensor) -> Condition:
+        tokens, mask, pooled = self.captions.gather(indices, choices)
+        return Condition(null, tokens=tokens, token_mask=mask, pooled=pooled).to(self.device)
 
 
     def of_images(self, indices: torch.Tensor) -> Condition:
@@ -50,8 +53,7 @@ class TrainingConditions:
         null = torch.zeros(count, dtype=torch.bool, device=self.device)
         if self.config.kind == "attributes":
             return attribute_condition(self.attributes[indices.to(self.device)], null, torch.zeros_like(null)[:, None])
-        tokens, mask, pooled = self.captions.gather(indices, torch.zeros_like(indices))
-        return Condition(null, tokens=tokens.to(self.device), token_mask=mask.to(self.device), pooled=pooled.to(self.device))
+        return self.caption_condition(indices, torch.zeros_like(indices), null)
 
 
 def training_conditions(config: RunConfig, dataset: ImageDataset, device: torch.device, progress: bool) -> TrainingConditions | None:
