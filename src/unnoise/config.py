@@ -16,7 +16,7 @@ from .diffusion.losses import LOSS_NAMES, WEIGHTINGS
 from .diffusion.parameterization import PREDICTIONS
 from .diffusion.schedules import SCHEDULE_NAMES
 from .errors import UserError
-from .models import ARCHITECTURES
+from .models import ARCHITECTURES, FAMILIES
 
 CONFIG_VERSION = 1
 
@@ -31,7 +31,10 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    architecture: str = "unet"  # unet | toy_unet
+    # diffusion | vae | gan: the VAE and GAN are the baselines diffusion replaced, trained on the same data pipeline.
+    # Their encoder/decoder and discriminator/generator take their widths from base_channels x channel_mult.
+    family: str = "diffusion"
+    architecture: str = "unet"  # unet | toy_unet (diffusion only)
     base_channels: int = 64
     channel_mult: tuple[int, ...] = (1, 2, 2)
     blocks_per_level: int = 2
@@ -39,6 +42,8 @@ class ModelConfig:
     attention_heads: int = 1
     dropout: float = 0.1
     scale_shift: bool = False  # the embedding scales and shifts GroupNorm (ADM) instead of being added
+    latent_dim: int = 128  # vae, gan: size of the latent code z ~ N(0, I) that the decoder or generator maps to an image
+    vae_beta: float = 1.0  # vae: weight of the KL term in the ELBO (beta-VAE, Higgins et al. 2017); 1 is the true ELBO
 
 
 @dataclass
@@ -204,12 +209,34 @@ def override(config: RunConfig, overrides: dict[str, Any]) -> RunConfig:
     return RunConfig.from_dict(raw)
 
 
+# What `--model vae|gan` changes in a preset besides the family, unless given as flags: the GAN trains with the
+# SN-GAN recipe (Miyato et al. 2018: Adam at 2e-4, no warm-up, no clipping; the trainer sets its betas) and an EMA
+# of its weights; the VAE keeps the preset's settings but needs no warm-up.
+FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
+    "diffusion": {},
+    "vae": {"train.warmup_steps": 0},
+    "gan": {"train.lr": 2e-4, "train.warmup_steps": 0, "train.lr_schedule": "constant", "train.grad_clip": 0.0,
+            "train.ema_decay": 0.999},
+}
+
+
+def with_family(config: RunConfig, family: str, overrides: dict[str, Any] | None = None) -> RunConfig:
+    """config as a `family` run: its FAMILY_DEFAULTS, then the overrides (flags the user gave) on top."""
+    if family not in FAMILY_DEFAULTS:
+        raise UserError(f"--model must be one of {', '.join(FAMILIES)}, got {family!r}")
+    return override(config, {**FAMILY_DEFAULTS[family], "model.family": family, **(overrides or {})})
+
+
 def validate(config: RunConfig) -> None:
     """Reject settings no run can use, with one line naming the flag."""
     d, m, t, data, c = config.diffusion, config.model, config.train, config.data, config.condition
     checks = [
         (data.image_size >= 8, f"--image-size must be at least 8, got {data.image_size}"),
         (data.split in ("train", "valid", "test", "all"), f"--split must be train, valid, test or all, got {data.split!r}"),
+        (m.family in FAMILIES, f"--model must be one of {', '.join(FAMILIES)}, got {m.family!r}"),
+        (m.family == "diffusion" or c.kind == "none", f"--model {m.family} is unconditional here: leave out --condition"),
+        (m.latent_dim >= 1, f"--latent-dim must be at least 1, got {m.latent_dim}"),
+        (m.vae_beta >= 0, f"--vae-beta must be >= 0, got {m.vae_beta}"),
         (m.architecture in ARCHITECTURES, f"--architecture must be one of {', '.join(ARCHITECTURES)}, got {m.architecture!r}"),
         (m.base_channels >= 4, f"--base-channels must be at least 4, got {m.base_channels}"),
         (len(m.channel_mult) >= 1 and min(m.channel_mult) >= 1, f"--channel-mult needs positive integers, got {m.channel_mult}"),

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 from .api import CONFIG_FILE, Run, load_run
-from .diffusion.samplers import count_nfe
 from .errors import UserError
 from .eval import ReferenceStatistics, evaluate_folder, evaluate_images
 from .eval.evaluate import as_reference, check_count
@@ -36,15 +35,17 @@ def evaluate_run(
             f"{run.path} draws {run.config.data.image_size}x{run.config.data.image_size} images but the reference "
             f"statistics are of {size}x{size} images; make a reference at the run's size with unnoise fid-stats --size"
         )
-    steps_used = run.schedule.timesteps if steps is None else steps
+    diffusion = run.family == "diffusion"
+    steps_used = (run.schedule.timesteps if steps is None else steps) if diffusion else None
     if progress:
-        log.info(f"sampling {n} images from {run.path} ({sampler}, {steps_used} steps)")
+        how = f"{sampler}, {steps_used} steps" if diffusion else f"{run.family.upper()}, one network pass"
+        log.info(f"sampling {n} images from {run.path} ({how})")
     start = time.perf_counter()
     images = run.sample(n, steps=steps, seed=seed, batch_size=batch_size, sampler=sampler, **sampler_options)
     seconds = time.perf_counter() - start
     result = evaluate_images(images, reference, next(run.model.parameters()).device, progress)
-    return {**result, "nfe": count_nfe(sampler, steps_used), "seconds": seconds, "sampler": sampler, "steps": steps_used,
-            **sampler_options}
+    return {**result, "nfe": run.nfe(sampler, steps), "seconds": seconds, "sampler": sampler if diffusion else run.family,
+            "steps": steps_used, **sampler_options}
 
 
 def evaluate(

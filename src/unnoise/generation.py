@@ -41,21 +41,38 @@ def generate(
     With a condition (one row per image) the network is guided with scale `guidance` away from
     `baseline` (a negative prompt), or by default from the null condition (classifier-free guidance).
     """
+    def draw(rows: slice, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+        size = rows.stop - rows.start
+        x_T = torch.randn((size, image_channels, image_size, image_size), generator=generator, device=device)
+        network = model
+        if condition is not None:
+            away = baseline[rows] if baseline is not None else null_condition_like(condition[rows])
+            network = GuidedNetwork(model, condition[rows], away, guidance)
+        denoiser = Denoiser(network, schedule, prediction)
+        return run_sampler(sampler, denoiser, x_T, steps, generator, on_step, **sampler_options)
+
+    return in_batches(model, count, seed, batch_size, draw)
+
+
+@torch.no_grad()
+def generate_from_prior(model: nn.Module, count: int, seed: int = 0, batch_size: int = 64) -> torch.Tensor:
+    """`count` images (count, C, H, W) uint8 from a VAE's decoder or a GAN's generator: z ~ N(0, I), one network pass."""
+    def draw(rows: slice, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+        return model.generate(torch.randn((rows.stop - rows.start, model.latent_dim), generator=generator, device=device))
+
+    return in_batches(model, count, seed, batch_size, draw)
+
+
+def in_batches(model: nn.Module, count: int, seed: int, batch_size: int, draw) -> torch.Tensor:
+    """uint8 images from draw(rows, generator, device) -> [-1, 1] images, batch by batch, the model in eval mode.
+
+    One generator, seeded once, serves every batch in turn.
+    """
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(seed)
     was_training = model.training
     model.eval()
-    batches = []
-    for start in range(0, count, batch_size):
-        size = min(batch_size, count - start)
-        x_T = torch.randn((size, image_channels, image_size, image_size), generator=generator, device=device)
-        network = model
-        if condition is not None:
-            rows = slice(start, start + size)
-            away = baseline[rows] if baseline is not None else null_condition_like(condition[rows])
-            network = GuidedNetwork(model, condition[rows], away, guidance)
-        denoiser = Denoiser(network, schedule, prediction)
-        x0 = run_sampler(sampler, denoiser, x_T, steps, generator, on_step, **sampler_options)
-        batches.append(images_from_model_range(x0))
+    batches = [images_from_model_range(draw(slice(start, min(start + batch_size, count)), generator, device))
+               for start in range(0, count, batch_size)]
     model.train(was_training)
     return torch.cat(batches)

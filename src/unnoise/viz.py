@@ -84,6 +84,22 @@ def captioned_rows(rows: Sequence[torch.Tensor], captions: Sequence[str], scale:
     return canvas
 
 
+def titled_panels(panels: Sequence[Image.Image], titles: Sequence[str], padding: int = 8) -> Image.Image:
+    """Pictures side by side, each with its title above, e.g. one sample grid per model."""
+    font = ImageFont.load_default()
+    title_height = 16
+    width = sum(panel.width for panel in panels) + padding * (len(panels) + 1)
+    height = max(panel.height for panel in panels) + title_height + 2 * padding
+    canvas = Image.new("RGB", (width, height), BACKGROUND)
+    draw = ImageDraw.Draw(canvas)
+    left = padding
+    for panel, title in zip(panels, titles):
+        draw.text((left + (panel.width - draw.textlength(title, font=font)) / 2, padding), title, fill=INK, font=font)
+        canvas.paste(panel, (left, padding + title_height))
+        left += panel.width + padding
+    return canvas
+
+
 PALETTE = [(200, 60, 40), (40, 100, 200), (40, 150, 60), (150, 60, 170), (230, 140, 20), (20, 160, 170),
            (120, 120, 120), (180, 40, 120), (90, 60, 20), (0, 0, 0)]
 

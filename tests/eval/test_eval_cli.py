@@ -46,8 +46,9 @@ def test_eval_of_the_reference_images_as_pngs_gives_zero_fid(reference_file, tmp
     capsys.readouterr()
     assert main(["eval", str(tmp_path / "same"), "--ref", str(reference_file), "--quiet"]) == 0
     result = json_line(capsys)
-    assert set(result) == {"fid", "kid", "kid_std", "n", "ref_n", "nfe", "seconds", "sampler", "steps"}
+    assert set(result) == {"fid", "kid", "kid_std", "precision", "recall", "n", "ref_n", "nfe", "seconds", "sampler", "steps"}
     assert (result["n"], result["ref_n"], result["nfe"], result["sampler"]) == (16, 16, None, None)
+    assert (result["precision"], result["recall"]) == (1.0, 1.0)  # the same set: every point inside the other manifold
     assert abs(result["fid"]) < 1e-6 * load_reference(reference_file).sigma.trace()
 
 

@@ -22,6 +22,7 @@ from ..errors import UserError
 from .features import extract_features
 from .fid import feature_statistics, frechet_distance
 from .kid import kernel_inception_distance
+from .precision_recall import DEFAULT_K, precision_recall
 from .reference import ReferenceStatistics, load_reference
 
 
@@ -43,7 +44,11 @@ def evaluate_images(
     images: torch.Tensor, reference: ReferenceStatistics | str | Path, device: str | torch.device = "cpu",
     progress: bool = True, seed: int = 0,
 ) -> dict:
-    """{fid, kid, kid_std, n, ref_n} of uint8 images (N, 3, S, S) against reference statistics (or their file)."""
+    """{fid, kid, kid_std, precision, recall, n, ref_n} of uint8 images (N, 3, S, S) against reference statistics (or file).
+
+    Precision and recall (k = 3) compare equal numbers of samples, as their paper does: the first min(n, ref_n)
+    of each set (None below 4 images).
+    """
     reference = as_reference(reference)
     size = reference.image_size
     if tuple(images.shape[-2:]) != (size, size):
@@ -56,7 +61,11 @@ def evaluate_images(
     mu, sigma = feature_statistics(features)
     kid, kid_std = kernel_inception_distance(features, reference.features, seed=seed)
     fid = frechet_distance(mu, sigma, reference.mu, reference.sigma)
-    return {"fid": fid, "kid": kid, "kid_std": kid_std, "n": len(images), "ref_n": reference.n}
+    count = min(len(features), reference.n)
+    # None where too few images for k nearest neighbours (JSON has no NaN).
+    precision, recall = precision_recall(reference.features[:count], features[:count]) if count > DEFAULT_K else (None, None)
+    return {"fid": fid, "kid": kid, "kid_std": kid_std, "precision": precision, "recall": recall, "n": len(images),
+            "ref_n": reference.n}
 
 
 def evaluate_folder(

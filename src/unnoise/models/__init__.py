@@ -1,4 +1,5 @@
-"""Denoising networks. They map (x_t, t) to a tensor shaped like x_t and know nothing of noise schedules."""
+"""Networks. Denoisers map (x_t, t) to a tensor shaped like x_t and know nothing of noise schedules; the VAE and
+GAN baselines map a latent code z ~ N(0, I) to an image (their `generate`)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ from torch import nn
 
 from ..errors import UserError
 from .conditioning import TEXT_CHANNELS, Condition
+from .gan import GAN
 from .toy_unet import ToyUNet
 from .unet import UNet
+from .vae import ConvVAE
 
 ARCHITECTURES = ("unet", "toy_unet")
+FAMILIES = ("diffusion", "vae", "gan")
 
 
 def build_model(model_config, image_size: int, image_channels: int = 3, attribute_count: int = 0, text_channels: int = 0) -> nn.Module:
@@ -17,16 +21,23 @@ def build_model(model_config, image_size: int, image_channels: int = 3, attribut
 
     attribute_count or text_channels make it conditional (the U-Net only; see UNet).
     """
-    architecture = model_config.architecture
-    if architecture not in ARCHITECTURES:
+    family = model_config.family
+    architecture = model_config.architecture if family == "diffusion" else family
+    if family not in FAMILIES:
+        raise UserError(f"unknown model {family!r}; choose one of {', '.join(FAMILIES)}")
+    if family == "diffusion" and architecture not in ARCHITECTURES:
         raise UserError(f"unknown architecture {architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
     levels = len(model_config.channel_mult)
-    halvings = levels - 1  # both networks halve the resolution between consecutive levels
+    halvings = levels - 1  # every network here halves the resolution between consecutive levels
     if image_size % (2**halvings):
         raise UserError(
             f"image size {image_size} must be divisible by {2**halvings} for {levels} levels of {architecture}; "
             "change --image-size or --channel-mult"
         )
+    if family in ("vae", "gan"):
+        network = ConvVAE if family == "vae" else GAN
+        return network(image_size, image_channels, model_config.base_channels, tuple(model_config.channel_mult),
+                       model_config.latent_dim)
     if architecture == "toy_unet":
         return ToyUNet(image_channels, model_config.base_channels, tuple(model_config.channel_mult))
     return UNet(

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from ..atomic import write_text_atomic
 from ..diffusion.guidance import DEFAULT_GUIDANCE
-from ..generation import generate
+from ..generation import generate, generate_from_prior
 from ..viz import display_scale, image_grid, line_chart, save_png
 
 LOG_FILE = "log.csv"
@@ -169,6 +169,9 @@ class SampleGridHook:
 
     def write(self, trainer) -> Path:
         train, size = trainer.config.train, trainer.config.data.image_size
+        if trainer.family != "diffusion":
+            images = generate_from_prior(trainer.ema.model, train.sample_count, seed=train.seed)
+            return self.save(trainer, images)
         steps = min(train.sample_steps, trainer.schedule.timesteps)
         # A conditional run draws image i with the attributes (or first caption) of training image i, guided.
         condition = None
@@ -177,6 +180,11 @@ class SampleGridHook:
             condition = trainer.conditions.of_images(rows)
         images = generate(trainer.ema.model, trainer.schedule, train.sample_count, size, steps=steps, seed=train.seed,
                           prediction=trainer.config.diffusion.prediction, condition=condition, guidance=DEFAULT_GUIDANCE)
+        return self.save(trainer, images)
+
+    @staticmethod
+    def save(trainer, images: torch.Tensor) -> Path:
+        size = trainer.config.data.image_size
         path = save_png(image_grid(images, scale=display_scale(size)), trainer.run_dir / "samples" / f"step_{trainer.step:07d}.png")
         write_loss_curve(trainer.run_dir)
         return path

@@ -27,6 +27,7 @@ from ..diffusion.losses import denoising_loss
 from ..diffusion.schedules import make_schedule
 from ..errors import UserError
 from ..models import Condition, network_for
+from .baseline_steps import BASELINE_STEPS
 from .conditions import TrainingConditions
 from .checkpoint import checkpoint_step, latest_checkpoint, load_checkpoint, save_checkpoint
 from .data_order import DataOrder, step_seed
@@ -104,6 +105,9 @@ class Trainer:
         self.conditions = conditions
         self.distributed = distributed
         train, d = config.train, config.diffusion
+        self.family = config.model.family
+        if self.family != "diffusion" and (distributed.enabled or train.accum > 1 or train.compile or train.precision == "fp16"):
+            raise UserError(f"--model {self.family} trains in one process, without --accum, --compile or --precision fp16")
         torch.manual_seed(step_seed(train.seed, 0, stream="init"))  # the initial weights depend on the seed alone
         self.model = network_for(config).to(device)
         if device.type == "cuda":
@@ -114,7 +118,10 @@ class Trainer:
         if train.compile:
             self.network = torch.compile(self.network)
         # foreach: one fused kernel per group of tensors instead of one per parameter (PyTorch defaults to it on GPUs only).
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=train.lr, weight_decay=train.weight_decay, foreach=True)
+        # The GAN uses SN-GAN's Adam betas (0, 0.9): momentum makes the two-player game oscillate (Miyato et al. 2018).
+        betas = (0.0, 0.9) if self.family == "gan" else (0.9, 0.999)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=train.lr, betas=betas, weight_decay=train.weight_decay,
+                                           foreach=True)
         self.precision = resolve_precision(train.precision, device)
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.precision == "fp16")
         self.schedule = make_schedule(d.schedule, d.timesteps, d.beta_start, d.beta_end, d.zero_terminal_snr)
@@ -180,11 +187,37 @@ class Trainer:
                 x0 = x0.contiguous(memory_format=torch.channels_last)
             yield x0, t[part], noise[part], condition[part] if condition is not None else None
 
+    def autocast(self):
+        return torch.autocast(self.device.type, dtype=AUTOCAST_DTYPES.get(self.precision), enabled=self.precision != "fp32")
+
+    def apply_gradients(self) -> None:
+        """Unscale (fp16), clip to the global norm, step the optimizer."""
+        self.scaler.unscale_(self.optimizer)
+        if self.config.train.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.train.grad_clip, foreach=True)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+
     def train_step(self) -> None:
-        train, d = self.config.train, self.config.diffusion
+        train = self.config.train
         torch.manual_seed(step_seed(train.seed, self.step, stream=f"dropout-{self.distributed.rank}"))
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate_at(self.step, train.lr, train.warmup_steps, train.steps, train.lr_schedule)
+        if self.family == "diffusion":
+            step_loss = self.diffusion_step()
+        else:
+            x0 = next(self.micro_batches())[0]
+            generator = torch.Generator(device=self.device).manual_seed(step_seed(train.seed, self.step, stream="latent"))
+            step_loss = BASELINE_STEPS[self.family](self, x0, generator)
+        self.ema.update(self.model, self.step)
+        self.nonfinite |= ~torch.isfinite(step_loss)
+        self.loss_sum += step_loss
+        self.loss_count += 1
+        self.step += 1
+
+    def diffusion_step(self) -> torch.Tensor:
+        """One optimizer step on the denoising loss over the accumulation steps; returns the step's loss."""
+        train, d = self.config.train, self.config.diffusion
         self.optimizer.zero_grad(set_to_none=True)
         step_loss = torch.zeros((), device=self.device)
         for micro, (x0, t, noise, condition) in enumerate(self.micro_batches()):
@@ -192,22 +225,14 @@ class Trainer:
             # Gradients are averaged across ranks once per step, on the last accumulation step.
             synced = contextlib.nullcontext() if last or self.ddp is None else self.ddp.no_sync()
             with synced:
-                with torch.autocast(self.device.type, dtype=AUTOCAST_DTYPES.get(self.precision), enabled=self.precision != "fp32"):
+                with self.autocast():
                     network = self.network if condition is None else partial(self.network, condition=condition)
                     loss = denoising_loss(network, self.alpha_bar, x0, t, noise, d.loss, d.prediction, d.weighting,
                                           d.min_snr_gamma) / train.accum
                 self.scaler.scale(loss).backward()
             step_loss += loss.detach()
-        self.scaler.unscale_(self.optimizer)
-        if train.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), train.grad_clip, foreach=True)
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        self.ema.update(self.model, self.step)
-        self.nonfinite |= ~torch.isfinite(step_loss)
-        self.loss_sum += step_loss
-        self.loss_count += 1
-        self.step += 1
+        self.apply_gradients()
+        return step_loss
 
     def check_finite(self) -> None:
         """Raise LossNotFinite (on every rank alike) if any loss since the last check was NaN or infinite."""

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The convergence experiment: the article's recipe (preset `seed`) against ours at the same CPU
+# training budget, on celeba-halfres at 32x32, FID at equal n (see benchmarks/RESULTS.md).
+#
+#   benchmarks/convergence.sh REF.npz OUT_DIR [MINUTES]
+#
+# REF.npz: `unnoise fid-stats celeba:../shared/data/celeba-halfres --size 32 --n 2000 --out REF.npz`.
+# Four runs, one after another (never two at once: they would share the cores), each stopped by
+# --max-minutes (or its --steps, sized so the cosine decay ends near the budget), then each sampled
+# with 20-step DDPM (the race's best sampler) for FID/KID at n = 500. Prints one JSON line per run.
+set -euo pipefail
+ref=$1 out=$2 minutes=${3:-10}
+data=celeba:../shared/data/celeba-halfres
+common=(--data "$data" --image-size 32 --max-minutes "$minutes" --sample-every 0 --quiet)
+mkdir -p "$out"
+
+train() {  # name, flags...
+  local name=$1
+  shift
+  [ -f "$out/$name/model.safetensors" ] || unnoise train "${common[@]}" --out "$out/$name" "$@"
+}
+# 1. The article's recipe as it is: its 62M-parameter toy U-Net, linear schedule over T = 300, L1, no EMA.
+train seed --preset seed
+# 2. The article's diffusion recipe on our CPU-sized network: what the recipe costs apart from the network.
+train seed-recipe-small-net --preset celeba32 --schedule linear --timesteps 300 --loss l1 --weighting uniform \
+  --lr-schedule constant --warmup-steps 0 --ema-decay 0 --grad-clip 0 --steps 100000
+# 3. Our preset: eps, min-SNR-5 weighting, cosine learning-rate decay, EMA.
+train celeba32 --preset celeba32 --steps 750
+# 4. The same with v prediction and scale-shift norm (best in benchmarks/conditioning_recipes.py).
+train celeba32-v --preset celeba32 --steps 750 --prediction v --scale-shift
+
+for name in seed seed-recipe-small-net celeba32 celeba32-v; do
+  IFS=, read -r step _ _ _ seconds < <(tail -n 1 "$out/$name/log.csv")
+  printf '{"run": "%s", "trained_steps": %s, "train_seconds": %s, ' "$name" "$step" "$seconds"
+  unnoise eval "$out/$name" --ref "$ref" --n 500 --sampler ddpm --steps 20 --quiet | sed 's/^{//'
+done | tee "$out/convergence.jsonl"

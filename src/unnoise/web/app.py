@@ -1,0 +1,169 @@
+"""`unnoise serve`: a page to generate images from a trained run, watching them emerge from noise.
+
+FastAPI rather than Gradio: the page needs four JSON routes and one HTML file, and FastAPI with uvicorn is a
+few small packages (the `web` extra) where Gradio brings a large front-end bundle and dozens of dependencies.
+
+Routes: GET / (the page), GET /api/info (what the run can do and the limits), POST /api/generate (queue a
+job: 400 with a message for bad values, 429 when the queue is full), GET /api/jobs/ID (status, step,
+position in the queue and the newest intermediate picture), GET /api/jobs/ID/image.png (the result, to
+download), POST /api/noise (the forward process for an uploaded image).
+"""
+# No `from __future__ import annotations` here: FastAPI reads the route functions' annotations as objects.
+
+
+import base64
+import io
+import ipaddress
+import logging
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..api import Run, load_run
+from ..data.transforms import center_square_box, crop_and_resize, to_rgb
+from ..diffusion.guidance import DEFAULT_GUIDANCE
+from ..diffusion.samplers import SAMPLERS
+from ..errors import UserError
+from ..pictures import noising_strip_from_image
+from .jobs import GenerationRequest, Job, JobQueue, Limits, QueueFull
+
+log = logging.getLogger("unnoise")
+
+MAX_UPLOAD_BYTES = 10 * 2**20
+INSTALL_HINT = "the web page needs the `web` extra: pip install 'unnoise[web]' (fastapi, uvicorn, python-multipart)"
+
+
+def require_web_packages() -> None:
+    import importlib.util
+
+    if not all(importlib.util.find_spec(name) for name in ("fastapi", "uvicorn", "python_multipart")):
+        raise UserError(INSTALL_HINT)
+
+
+def noising_timesteps(total: int) -> list[int]:
+    """Seven timesteps from the data to pure noise, spread as the classic strip is (0, T/20, ..., T-1)."""
+    return sorted({0, total // 20, total // 10, total // 5, 2 * total // 5, 7 * total // 10, total - 1})
+
+
+def run_info(run: Run, limits: Limits) -> dict:
+    condition = run.config.condition
+    return {
+        "run": run.path.name, "family": run.family, "image_size": run.config.data.image_size, "trained_steps": run.step,
+        "condition": condition.kind, "attributes": list(condition.attribute_names),
+        "samplers": list(SAMPLERS), "timesteps": run.schedule.timesteps, "default_guidance": DEFAULT_GUIDANCE,
+        "limits": {"max_images": limits.max_images, "max_steps": min(limits.max_steps, run.schedule.timesteps),
+                   "queue_size": limits.queue_size, "max_guidance": limits.max_guidance},
+    }
+
+
+def job_state(job: Job, jobs: JobQueue) -> dict:
+    preview = "data:image/png;base64," + base64.b64encode(job.preview_png).decode() if job.preview_png else None
+    return {"id": job.id, "status": job.status, "step": job.step, "total": job.total, "position": jobs.position(job),
+            "previews": job.previews, "preview": preview, "error": job.error, "seconds": job.seconds,
+            "image_url": f"/api/jobs/{job.id}/image.png" if job.status == "done" else None}
+
+
+def noising_png(data: bytes, run: Run) -> bytes:
+    """The forward process of an uploaded picture under the run's schedule, as a PNG strip."""
+    if not data:
+        raise UserError("the upload is empty: choose an image file")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise UserError(f"the image is larger than {MAX_UPLOAD_BYTES // 2**20} MB")
+    try:
+        picture = to_rgb(Image.open(io.BytesIO(data)))
+        picture.load()
+    except (OSError, ValueError, Image.DecompressionBombError):
+        raise UserError("that file is not an image Pillow can read (PNG, JPEG, ...)") from None
+    size = run.config.data.image_size
+    pixels = torch.from_numpy(np.array(crop_and_resize(picture, center_square_box(*picture.size), size))).permute(2, 0, 1)
+    diffusion = run.config.diffusion
+    strip = noising_strip_from_image(pixels, noising_timesteps(diffusion.timesteps), diffusion.schedule, diffusion.timesteps)
+    buffer = io.BytesIO()
+    strip.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def create_app(run: Run | str | Path, limits: Limits | None = None, device: str = "auto", start_worker: bool = True):
+    """The FastAPI application serving one run (a Run or its folder)."""
+    require_web_packages()
+    from fastapi import FastAPI, File, Request, UploadFile
+    from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+    run = run if isinstance(run, Run) else load_run(run, device)
+    limits = limits or Limits()
+    jobs = JobQueue(run, limits, start=start_worker)
+    page = resources.files(__package__).joinpath("page.html").read_text()
+    app = FastAPI(title="unnoise", docs_url=None, redoc_url=None)
+    app.state.jobs = jobs
+
+    def error(status: int, message: str) -> JSONResponse:
+        return JSONResponse({"error": message}, status_code=status)
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> str:
+        return page
+
+    @app.get("/api/info")
+    def info() -> dict:
+        return run_info(run, limits)
+
+    @app.post("/api/generate")
+    async def generate(request: Request):
+        try:
+            raw = await request.json()
+        except ValueError:
+            return error(400, "the request body must be JSON")
+        try:
+            job = jobs.submit(GenerationRequest.parse(raw, run, limits))
+        except UserError as problem:
+            return error(400, str(problem))
+        except QueueFull as problem:
+            return error(429, str(problem))
+        return job_state(job, jobs)
+
+    @app.get("/api/jobs/{job_id}")
+    def status(job_id: str):
+        job = jobs.jobs.get(job_id)
+        return job_state(job, jobs) if job else error(404, f"no job {job_id}")
+
+    @app.get("/api/jobs/{job_id}/image.png")
+    def image(job_id: str):
+        job = jobs.jobs.get(job_id)
+        if job is None or job.image_png is None:
+            return error(404, f"job {job_id} has no finished image")
+        headers = {"Content-Disposition": f'attachment; filename="unnoise-{run.path.name}-{job_id}.png"'}
+        return Response(job.image_png, media_type="image/png", headers=headers)
+
+    @app.post("/api/noise")
+    async def noise(image: UploadFile = File(...)):
+        try:
+            return Response(noising_png(await image.read(MAX_UPLOAD_BYTES + 1), run), media_type="image/png")
+        except UserError as problem:
+            return error(400, str(problem))
+
+    return app
+
+
+def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 7860, limits: Limits | None = None,
+          device: str = "auto") -> None:
+    """Serve the page until Ctrl-C."""
+    require_web_packages()
+    import uvicorn
+
+    app = create_app(run_dir, limits, device)
+    if not is_loopback(host):
+        log.warning(f"serving on {host}: anyone who can reach this machine can use it (the default, 127.0.0.1, is local only)")
+    log.info(f"unnoise: serving {run_dir} at http://{host}:{port}/ (Ctrl-C stops)")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,211 @@
+"""Generation jobs for the web page: a bounded queue and one worker thread, so one generation runs at a time.
+
+A request is checked against the run and the server's limits before it is queued (a bad value is an error
+message, never a crash); while a job runs, its latest intermediate picture (x_t or the predicted x_0) is kept
+as a PNG for the page to show.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import math
+import queue
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from ..api import Run
+from ..condition_requests import request_condition
+from ..diffusion.samplers import SAMPLERS
+from ..errors import UserError
+from ..generation import images_from_model_range
+from ..viz import display_scale, image_grid
+
+PREVIEW_EVERY_S = 0.25  # newest intermediate picture at most this often: PNG encoding is not free
+KEPT_JOBS = 64
+
+
+@dataclass
+class Limits:
+    """What one request may ask for, and how many may wait: protection for the machine serving the page."""
+
+    max_images: int = 16
+    max_steps: int = 250
+    queue_size: int = 8
+    max_guidance: float = 20.0
+
+
+class QueueFull(Exception):
+    """More requests are waiting than the server's --queue-size allows."""
+
+
+@dataclass
+class GenerationRequest:
+    n: int = 4
+    sampler: str = "ddpm"
+    steps: int = 50
+    guidance: float = 3.0
+    seed: int = 0
+    prompt: str | None = None
+    negative_prompt: str | None = None
+    attrs: str | None = None
+    preview: str = "x_t"  # x_t | x0: which intermediate picture the page shows
+
+    @classmethod
+    def parse(cls, raw: Any, run: Run, limits: Limits) -> "GenerationRequest":
+        """A request from the page's JSON, or UserError with a one-line message naming the bad field."""
+        if not isinstance(raw, dict):
+            raise UserError("the request must be a JSON object")
+        unknown = sorted(set(raw) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise UserError(f"unknown fields: {', '.join(unknown)}")
+        values = {name: value for name, value in raw.items() if value not in (None, "")}
+        request = cls(**{name: convert(name, value, type(getattr(cls(), name))) for name, value in values.items()})
+        # Defaults left unsaid shrink to the server's limits; values asked for explicitly are checked against them.
+        if "n" not in values:
+            request.n = min(request.n, limits.max_images)
+        if "steps" not in values:
+            request.steps = min(request.steps, limits.max_steps, run.schedule.timesteps)
+        request.check(run, limits)
+        return request
+
+    def check(self, run: Run, limits: Limits) -> None:
+        diffusion = run.family == "diffusion"
+        max_steps = min(limits.max_steps, run.schedule.timesteps)
+        checks = [
+            (1 <= self.n <= limits.max_images, f"images must be between 1 and {limits.max_images}, got {self.n}"),
+            (not diffusion or self.sampler in SAMPLERS, f"sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}"),
+            (not diffusion or 1 <= self.steps <= max_steps, f"steps must be between 1 and {max_steps}, got {self.steps}"),
+            (math.isfinite(self.guidance) and 0 <= self.guidance <= limits.max_guidance,
+             f"guidance must be between 0 and {limits.max_guidance:g}, got {self.guidance}"),
+            (0 <= self.seed < 2**63, f"seed must be a non-negative integer, got {self.seed}"),
+            (self.preview in ("x_t", "x0"), f"preview must be x_t or x0, got {self.preview!r}"),
+            (run.config.condition.kind != "none" or not (self.prompt or self.attrs),
+             "this run was trained without a condition: it takes no prompt or attributes"),
+            (diffusion or not (self.prompt or self.attrs), f"a {run.family.upper()} run takes no prompt or attributes"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise UserError(message)
+        if diffusion and (self.prompt or self.attrs or self.negative_prompt):
+            # Unknown attribute names, a negative prompt without a prompt, ...: refused now, not after waiting in line.
+            request_condition(run.config.condition, 1, torch.device("cpu"), self.attrs, self.prompt, self.negative_prompt)
+
+    def sample_options(self) -> dict[str, Any]:
+        return {"sampler": self.sampler, "steps": self.steps, "guidance": self.guidance, "prompt": self.prompt,
+                "negative_prompt": self.negative_prompt, "attrs": self.attrs}
+
+
+def convert(name: str, value: Any, kind: type) -> Any:
+    """A JSON value as the field's type: '4' and 4.0 are fine for an int, 'four' is an error naming the field."""
+    try:
+        if kind is int:
+            number = float(value)
+            if not number.is_integer():
+                raise ValueError
+            return int(number)
+        if kind is float:
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError, OverflowError):
+        raise UserError(f"{name} must be {'an integer' if kind is int else 'a number' if kind is float else 'text'}, "
+                        f"got {value!r}") from None
+
+
+@dataclass
+class Job:
+    id: str
+    request: GenerationRequest
+    status: str = "queued"  # queued | running | done | failed
+    step: int = 0
+    total: int = 0
+    previews: int = 0  # how many intermediate pictures were shown
+    preview_png: bytes | None = None
+    image_png: bytes | None = None
+    error: str | None = None
+    seconds: float | None = None
+    created: float = field(default_factory=time.time)
+
+
+def png_bytes(images: torch.Tensor, image_size: int) -> bytes:
+    """uint8 images (N, 3, H, W) as one PNG grid, upscaled for the screen."""
+    buffer = io.BytesIO()
+    image_grid(images, scale=display_scale(image_size, target=128)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+class JobQueue:
+    """Jobs by id; a worker thread takes them in order, one at a time."""
+
+    def __init__(self, run: Run, limits: Limits, start: bool = True):
+        self.run, self.limits = run, limits
+        self.waiting: queue.Queue[Job] = queue.Queue(maxsize=limits.queue_size)
+        self.jobs: OrderedDict[str, Job] = OrderedDict()
+        self.lock = threading.Lock()
+        self.ids = itertools.count(1)
+        self.worker: threading.Thread | None = None
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        self.worker = threading.Thread(target=self.work, name="unnoise-generation", daemon=True)
+        self.worker.start()
+
+    def submit(self, request: GenerationRequest) -> Job:
+        with self.lock:
+            job = Job(id=f"{next(self.ids)}", request=request)
+            try:
+                self.waiting.put_nowait(job)
+            except queue.Full:
+                raise QueueFull(f"{self.limits.queue_size} requests are already waiting; try again in a moment") from None
+            self.jobs[job.id] = job
+            while len(self.jobs) > KEPT_JOBS:  # forget the oldest finished jobs
+                oldest = next((key for key, old in self.jobs.items() if old.status in ("done", "failed")), None)
+                if oldest is None:
+                    break
+                del self.jobs[oldest]
+        return job
+
+    def position(self, job: Job) -> int:
+        """How many jobs run or wait before this one (0 when it is running or finished)."""
+        if job.status != "queued":
+            return 0
+        with self.lock:
+            return sum(1 for other in self.jobs.values() if other.status in ("queued", "running") and int(other.id) < int(job.id))
+
+    def work(self) -> None:
+        while True:
+            self.run_job(self.waiting.get())
+
+    def run_job(self, job: Job) -> None:
+        request, size = job.request, self.run.config.data.image_size
+        job.status, job.total = "running", request.steps if self.run.family == "diffusion" else 1
+        last_preview = 0.0
+
+        def show(i: int, t: float, x_t: torch.Tensor, x0: torch.Tensor) -> None:
+            nonlocal last_preview
+            job.step = i + 1
+            if time.perf_counter() - last_preview >= PREVIEW_EVERY_S or i == 0:
+                job.preview_png = png_bytes(images_from_model_range(x_t if request.preview == "x_t" else x0), size)
+                job.previews += 1
+                last_preview = time.perf_counter()
+
+        started = time.perf_counter()
+        try:
+            if self.run.family == "diffusion":
+                images = self.run.sample(request.n, seed=request.seed, batch_size=request.n, on_step=show,
+                                         **request.sample_options())
+            else:
+                images = self.run.sample(request.n, seed=request.seed, batch_size=request.n)
+            job.image_png = png_bytes(images, size)
+            job.step, job.status = job.total, "done"
+        except UserError as error:  # e.g. an attribute name the run does not know
+            job.error, job.status = str(error).splitlines()[0], "failed"
+        except Exception as error:  # noqa: BLE001 - the page gets a message and the worker lives on
+            job.error, job.status = f"generation failed: {type(error).__name__}: {error}", "failed"
+        job.seconds = time.perf_counter() - started
