@@ -5,7 +5,7 @@
 #   benchmarks/convergence.sh REF.npz OUT_DIR [MINUTES]
 #
 # REF.npz: `unnoise fid-stats celeba:../shared/data/celeba-halfres --size 32 --n 2000 --out REF.npz`.
-# Four runs, one after another (never two at once: they would share the cores), each stopped by
+# Six runs, one after another (never two at once: they would share the cores), each stopped by
 # --max-minutes (or its --steps, sized so the cosine decay ends near the budget), then each sampled
 # with 20-step DDPM (the race's best sampler) for FID/KID at n = 500. Prints one JSON line per run.
 set -euo pipefail
@@ -28,8 +28,12 @@ train seed-recipe-small-net --preset celeba32 --schedule linear --timesteps 300 
 train celeba32 --preset celeba32 --steps 750
 # 4. The same with v prediction and scale-shift norm (best in benchmarks/conditioning_recipes.py).
 train celeba32-v --preset celeba32 --steps 750 --prediction v --scale-shift
+# 5, 6. Which half of the article's recipe helps at this budget: its optimisation (constant learning rate, no
+# warm-up, no EMA, no clipping) or its diffusion objective (L1 loss, T = 300, uniform weighting)?
+train celeba32-seed-optim --preset celeba32 --ema-decay 0 --lr-schedule constant --warmup-steps 0 --grad-clip 0 --steps 100000
+train celeba32-seed-diffusion --preset celeba32 --steps 750 --loss l1 --timesteps 300 --weighting uniform
 
-for name in seed seed-recipe-small-net celeba32 celeba32-v; do
+for name in seed seed-recipe-small-net celeba32 celeba32-v celeba32-seed-optim celeba32-seed-diffusion; do
   IFS=, read -r step _ _ _ seconds < <(tail -n 1 "$out/$name/log.csv")
   printf '{"run": "%s", "trained_steps": %s, "train_seconds": %s, ' "$name" "$step" "$seconds"
   unnoise eval "$out/$name" --ref "$ref" --n 500 --sampler ddpm --steps 20 --quiet | sed 's/^{//'
