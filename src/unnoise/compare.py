@@ -23,6 +23,7 @@ from .atomic import write_text_atomic
 from .errors import UserError
 from .eval import ReferenceStatistics, evaluate_images
 from .eval.evaluate import as_reference, check_count
+from .evaluation import check_same_size
 from .models import count_parameters
 from .train.hooks import LOG_FILE, read_log
 from .viz import display_scale, image_grid, save_png, titled_panels
@@ -58,10 +59,7 @@ def compare(
     rows, grids = [], []
     for path in runs:
         run = load_run(path, device)
-        size = run.config.data.image_size
-        if size != reference.image_size:
-            raise UserError(f"{path} draws {size}x{size} images but the reference is of "
-                            f"{reference.image_size}x{reference.image_size}; compare runs at the reference's size")
+        check_same_size(run, reference, "compare runs at the reference's size")
         options = {"sampler": sampler, "steps": steps} if run.family == "diffusion" else {}
         if progress:
             log.info(f"{path}: sampling {n} images ({run.family}{f', {sampler}, {steps} steps' if options else ''})")
@@ -76,7 +74,7 @@ def compare(
             "parameters_m": count_parameters(run.model) / 1e6,
             "sampling_parameters_m": count_parameters(sampling_network(run)) / 1e6, "n": n, "ref_n": reference.n,
         })
-        grids.append(image_grid(images[:GRID_IMAGES], scale=display_scale(size)))
+        grids.append(image_grid(images[:GRID_IMAGES], scale=display_scale(run.config.data.image_size)))
     return rows, grids
 
 

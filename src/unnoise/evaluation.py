@@ -29,12 +29,7 @@ def evaluate_run(
     reference = as_reference(reference)
     run = run if isinstance(run, Run) else load_run(run, device)
     n = reference.n if n is None else n
-    if run.config.data.image_size != reference.image_size:
-        size = reference.image_size
-        raise UserError(
-            f"{run.path} draws {run.config.data.image_size}x{run.config.data.image_size} images but the reference "
-            f"statistics are of {size}x{size} images; make a reference at the run's size with unnoise fid-stats --size"
-        )
+    check_same_size(run, reference, "make a reference at the run's size with unnoise fid-stats --size")
     diffusion = run.family == "diffusion"
     steps_used = (run.schedule.timesteps if steps is None else steps) if diffusion else None
     if progress:
@@ -46,6 +41,14 @@ def evaluate_run(
     result = evaluate_images(images, reference, next(run.model.parameters()).device, progress)
     return {**result, "nfe": run.nfe(sampler, steps), "seconds": seconds, "sampler": sampler if diffusion else run.family,
             "steps": steps_used, **sampler_options}
+
+
+def check_same_size(run: Run, reference: ReferenceStatistics, advice: str) -> None:
+    """FID compares images at one size: refuse a run whose images are not at the reference's."""
+    drawn, size = run.config.data.image_size, reference.image_size
+    if drawn != size:
+        raise UserError(f"{run.path} draws {drawn}x{drawn} images but the reference statistics are of {size}x{size} "
+                        f"images; {advice}")
 
 
 def evaluate(

@@ -33,8 +33,12 @@ def noising_strip(
         raise UserError(f"no such image: {path}") from None
     except (OSError, ValueError, Image.DecompressionBombError) as error:
         raise UserError(f"cannot read {path} as an image ({type(error).__name__})") from None
-    pixels = torch.from_numpy(np.array(crop_and_resize(picture, center_square_box(*picture.size), size)))
-    return noising_strip_from_image(pixels.permute(2, 0, 1), timesteps, schedule, num_timesteps, seed)
+    return noising_strip_from_image(square_pixels(picture, size), timesteps, schedule, num_timesteps, seed)
+
+
+def square_pixels(picture: Image.Image, size: int) -> torch.Tensor:
+    """An RGB picture's centre square at size x size, as uint8 (3, size, size)."""
+    return torch.from_numpy(np.array(crop_and_resize(picture, center_square_box(*picture.size), size))).permute(2, 0, 1)
 
 
 def noising_strip_from_image(

@@ -47,8 +47,8 @@ def gan_step(trainer, x0: torch.Tensor, generator: torch.Generator) -> torch.Ten
     g_loss.backward()
     set_grads_to_none(gan.discriminator)
     trainer.apply_gradients()
-    # The step's loss must be finite for both players; the log shows the discriminator's (the GAN's health signal).
-    return d_loss.detach() + 0 * g_loss.detach()
+    trainer.nonfinite |= ~torch.isfinite(g_loss.detach())  # a NaN in either player stops the run
+    return d_loss.detach()  # the log shows the discriminator's loss, the GAN's health signal
 
 
 BASELINE_STEPS = {"vae": vae_step, "gan": gan_step}

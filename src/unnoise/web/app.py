@@ -18,16 +18,14 @@ import logging
 from importlib import resources
 from pathlib import Path
 
-import numpy as np
-import torch
 from PIL import Image
 
 from ..api import Run, load_run
-from ..data.transforms import center_square_box, crop_and_resize, to_rgb
+from ..data.transforms import to_rgb
 from ..diffusion.guidance import DEFAULT_GUIDANCE
 from ..diffusion.samplers import SAMPLERS
 from ..errors import UserError
-from ..pictures import noising_strip_from_image
+from ..pictures import noising_strip_from_image, square_pixels
 from .jobs import GenerationRequest, Job, JobQueue, Limits, QueueFull
 
 log = logging.getLogger("unnoise")
@@ -77,8 +75,7 @@ def noising_png(data: bytes, run: Run) -> bytes:
         picture.load()
     except (OSError, ValueError, Image.DecompressionBombError):
         raise UserError("that file is not an image Pillow can read (PNG, JPEG, ...)") from None
-    size = run.config.data.image_size
-    pixels = torch.from_numpy(np.array(crop_and_resize(picture, center_square_box(*picture.size), size))).permute(2, 0, 1)
+    pixels = square_pixels(picture, run.config.data.image_size)
     diffusion = run.config.diffusion
     strip = noising_strip_from_image(pixels, noising_timesteps(diffusion.timesteps), diffusion.schedule, diffusion.timesteps)
     buffer = io.BytesIO()

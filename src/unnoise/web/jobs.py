@@ -65,7 +65,8 @@ class GenerationRequest:
         if unknown:
             raise UserError(f"unknown fields: {', '.join(unknown)}")
         values = {name: value for name, value in raw.items() if value not in (None, "")}
-        request = cls(**{name: convert(name, value, type(getattr(cls(), name))) for name, value in values.items()})
+        defaults = cls()
+        request = cls(**{name: convert(name, value, type(getattr(defaults, name))) for name, value in values.items()})
         # Defaults left unsaid shrink to the server's limits; values asked for explicitly are checked against them.
         if "n" not in values:
             request.n = min(request.n, limits.max_images)
