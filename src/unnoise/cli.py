@@ -393,7 +393,6 @@ def attach_negative_values(argv: Sequence[str]) -> list[str]:
     return joined
 
 
-
 def main(argv: Sequence[str] | None = None) -> int:
     configure_logging()
     try:

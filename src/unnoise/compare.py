@@ -37,7 +37,11 @@ COLUMNS = ("run", "model", "fid", "kid", "precision", "recall", "sampling_images
 
 def sampling_network(run: Run) -> nn.Module:
     """The part of the model that makes images: the GAN's generator, the VAE's decoder, the whole denoiser."""
-    return {"gan": lambda model: model.generator, "vae": lambda model: model.decoder}.get(run.family, lambda model: model)(run.model)
+    if run.family == "gan":
+        return run.model.generator
+    if run.family == "vae":
+        return run.model.decoder
+    return run.model
 
 
 def training_minutes(run: Run) -> float | None:

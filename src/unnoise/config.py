@@ -221,10 +221,11 @@ FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
 
 
 def with_family(config: RunConfig, family: str, overrides: dict[str, Any] | None = None) -> RunConfig:
-    """config as a `family` run: its FAMILY_DEFAULTS, then the overrides (flags the user gave) on top."""
-    if family not in FAMILY_DEFAULTS:
-        raise UserError(f"--model must be one of {', '.join(FAMILIES)}, got {family!r}")
-    return override(config, {**FAMILY_DEFAULTS[family], "model.family": family, **(overrides or {})})
+    """config as a `family` run: its FAMILY_DEFAULTS, then the overrides (flags the user gave) on top.
+
+    An unknown family gets no defaults here; validate() refuses it with the one message for that.
+    """
+    return override(config, {**FAMILY_DEFAULTS.get(family, {}), "model.family": family, **(overrides or {})})
 
 
 def validate(config: RunConfig) -> None:

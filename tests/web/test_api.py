@@ -19,8 +19,9 @@ def client_for(web_runs):
 
     from unnoise.web import create_app
 
-    def make(name="plain", limits=None):
-        return TestClient(create_app(web_runs[name], limits or Limits(max_images=4, max_steps=20, queue_size=2), device="cpu"))
+    def make(name="plain", limits=None, start_worker=True):
+        limits = limits or Limits(max_images=4, max_steps=20, queue_size=2)
+        return TestClient(create_app(web_runs[name], limits, device="cpu", start_worker=start_worker))
 
     return make
 
@@ -108,9 +109,10 @@ def test_one_generation_at_a_time_in_order_and_a_full_queue_says_so(web_runs):
     assert first.status == second.status == "done"
 
 
-def test_a_full_queue_is_http_429(client_for, monkeypatch):
-    client = client_for(limits=Limits(max_images=4, max_steps=20, queue_size=1))
-    monkeypatch.setattr(client.app.state.jobs.waiting, "put_nowait", lambda job: (_ for _ in ()).throw(__import__("queue").Full()))
+def test_a_full_queue_is_http_429(client_for):
+    # No worker: the first request waits for good, filling the one-place queue.
+    client = client_for(limits=Limits(max_images=4, max_steps=20, queue_size=1), start_worker=False)
+    assert client.post("/api/generate", json={"n": 1, "steps": 2}).status_code == 200
     response = client.post("/api/generate", json={"n": 1, "steps": 2})
     assert response.status_code == 429 and "try again" in response.json()["error"]
 

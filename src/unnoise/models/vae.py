@@ -25,8 +25,9 @@ class ConvVAE(nn.Module):
         super().__init__()
         widths = [base_channels * mult for mult in channel_mult]
         self.latent_dim = latent_dim
-        self.bottom = (widths[-1], image_size // 2 ** (len(widths) - 1), image_size // 2 ** (len(widths) - 1))
-        flat = widths[-1] * self.bottom[1] * self.bottom[2]
+        side = image_size // 2 ** (len(widths) - 1)
+        self.bottom = (widths[-1], side, side)
+        flat = widths[-1] * side * side
         encoder: list[nn.Module] = [nn.Conv2d(image_channels, widths[0], 3, padding=1)]
         for here, below in zip(widths, widths[1:]):
             encoder += [conv_block(here, here), group_norm(here), nn.SiLU(), nn.Conv2d(here, below, 4, stride=2, padding=1)]

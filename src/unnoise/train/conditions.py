@@ -46,7 +46,6 @@ class TrainingConditions:
         tokens, mask, pooled = self.captions.gather(indices, choices)
         return Condition(null, tokens=tokens, token_mask=mask, pooled=pooled).to(self.device)
 
-
     def of_images(self, indices: torch.Tensor) -> Condition:
         """The full, never dropped conditions of dataset rows `indices` (their first caption): what the training grids ask for."""
         count = len(indices)

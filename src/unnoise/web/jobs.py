@@ -21,6 +21,7 @@ import torch
 
 from ..api import Run
 from ..condition_requests import request_condition
+from ..diffusion.guidance import DEFAULT_GUIDANCE
 from ..diffusion.samplers import SAMPLERS
 from ..errors import UserError
 from ..generation import images_from_model_range
@@ -49,7 +50,7 @@ class GenerationRequest:
     n: int = 4
     sampler: str = "ddpm"
     steps: int = 50
-    guidance: float = 3.0
+    guidance: float = DEFAULT_GUIDANCE
     seed: int = 0
     prompt: str | None = None
     negative_prompt: str | None = None
