@@ -17,8 +17,8 @@ import torch
 import unnoise
 from unnoise.config import DataConfig, DiffusionConfig, ModelConfig, RunConfig, TrainConfig
 from unnoise.data import open_dataset
-from unnoise.eval.classifier import train_classifier
-from unnoise.faithfulness import faithfulness
+from unnoise.metrics.classifier import train_classifier
+from unnoise.metrics.faithfulness import faithfulness
 
 RECIPES = {
     "eps, uniform weighting": dict(),

@@ -29,8 +29,8 @@ from diffusers_schedulers import SCHEDULERS, make_scheduler, sample_with_schedul
 from unnoise import load_run  # noqa: E402
 from unnoise.diffusion.denoiser import Denoiser  # noqa: E402
 from unnoise.diffusion.samplers import count_nfe, run_sampler  # noqa: E402
-from unnoise.eval import evaluate_images, load_reference  # noqa: E402
-from unnoise.generation import images_from_model_range  # noqa: E402
+from unnoise.metrics import evaluate_images, load_reference  # noqa: E402
+from unnoise.sampling.generation import images_from_model_range  # noqa: E402
 from unnoise.viz import line_chart, save_png  # noqa: E402
 
 # (family, sampler, options): each family's best configuration at each NFE is what the plot shows.

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .atomic import write_text_atomic
+from .storage.atomic import write_text_atomic
 from .diffusion.losses import LOSS_NAMES, WEIGHTINGS
 from .diffusion.parameterization import PREDICTIONS
 from .diffusion.schedules import SCHEDULE_NAMES
-from .errors import UserError
+from .errors import UserError, check
 from .models import ARCHITECTURES, FAMILIES
 
 CONFIG_VERSION = 1
@@ -229,51 +229,50 @@ def with_family(config: RunConfig, family: str, overrides: dict[str, Any] | None
 
 
 def validate(config: RunConfig) -> None:
-    """Reject settings no run can use, with one line naming the flag."""
+    """Reject settings no run can use: UserError with one line naming the setting (data.image_size, ...)."""
     d, m, t, data, c = config.diffusion, config.model, config.train, config.data, config.condition
     checks = [
-        (data.image_size >= 8, f"--image-size must be at least 8, got {data.image_size}"),
-        (data.split in ("train", "valid", "test", "all"), f"--split must be train, valid, test or all, got {data.split!r}"),
-        (m.family in FAMILIES, f"--model must be one of {', '.join(FAMILIES)}, got {m.family!r}"),
-        (m.family == "diffusion" or c.kind == "none", f"--model {m.family} is unconditional here: leave out --condition"),
-        (m.latent_dim >= 1, f"--latent-dim must be at least 1, got {m.latent_dim}"),
-        (m.vae_beta >= 0, f"--vae-beta must be >= 0, got {m.vae_beta}"),
-        (m.architecture in ARCHITECTURES, f"--architecture must be one of {', '.join(ARCHITECTURES)}, got {m.architecture!r}"),
-        (m.base_channels >= 4, f"--base-channels must be at least 4, got {m.base_channels}"),
-        (len(m.channel_mult) >= 1 and min(m.channel_mult) >= 1, f"--channel-mult needs positive integers, got {m.channel_mult}"),
-        (m.blocks_per_level >= 1, f"--blocks-per-level must be at least 1, got {m.blocks_per_level}"),
-        (m.attention_heads >= 1, f"--attention-heads must be at least 1, got {m.attention_heads}"),
-        (0 <= m.dropout < 1, f"--dropout must lie in [0, 1), got {m.dropout}"),
-        (d.schedule in SCHEDULE_NAMES, f"--schedule must be one of {', '.join(SCHEDULE_NAMES)}, got {d.schedule!r}"),
-        (d.timesteps >= 2, f"--timesteps must be at least 2, got {d.timesteps}"),
-        (0 < d.beta_start <= d.beta_end < 1, "betas must satisfy 0 < --beta-start <= --beta-end < 1"),
-        (d.loss in LOSS_NAMES, f"--loss must be one of {', '.join(LOSS_NAMES)}, got {d.loss!r}"),
-        (d.prediction in PREDICTIONS, f"--prediction must be one of {', '.join(PREDICTIONS)}, got {d.prediction!r}"),
-        (d.weighting in WEIGHTINGS, f"--weighting must be one of {', '.join(WEIGHTINGS)}, got {d.weighting!r}"),
-        (d.min_snr_gamma > 0, f"--min-snr-gamma must be positive, got {d.min_snr_gamma}"),
+        (data.image_size >= 8, f"data.image_size must be at least 8, got {data.image_size}", ('data.image_size',)),
+        (data.split in ("train", "valid", "test", "all"), f"data.split must be train, valid, test or all, got {data.split!r}", ('data.split',)),
+        (m.family in FAMILIES, f"model.family must be one of {', '.join(FAMILIES)}, got {m.family!r}", ('model.family',)),
+        (m.family == "diffusion" or c.kind == "none", f"model.family {m.family} is unconditional here: leave out condition.kind", ('model.family', 'condition.kind',)),
+        (m.latent_dim >= 1, f"model.latent_dim must be at least 1, got {m.latent_dim}", ('model.latent_dim',)),
+        (m.vae_beta >= 0, f"model.vae_beta must be >= 0, got {m.vae_beta}", ('model.vae_beta',)),
+        (m.architecture in ARCHITECTURES, f"model.architecture must be one of {', '.join(ARCHITECTURES)}, got {m.architecture!r}", ('model.architecture',)),
+        (m.base_channels >= 4, f"model.base_channels must be at least 4, got {m.base_channels}", ('model.base_channels',)),
+        (len(m.channel_mult) >= 1 and min(m.channel_mult) >= 1, f"model.channel_mult needs positive integers, got {m.channel_mult}", ('model.channel_mult',)),
+        (m.blocks_per_level >= 1, f"model.blocks_per_level must be at least 1, got {m.blocks_per_level}", ('model.blocks_per_level',)),
+        (m.attention_heads >= 1, f"model.attention_heads must be at least 1, got {m.attention_heads}", ('model.attention_heads',)),
+        (0 <= m.dropout < 1, f"model.dropout must lie in [0, 1), got {m.dropout}", ('model.dropout',)),
+        (d.schedule in SCHEDULE_NAMES, f"diffusion.schedule must be one of {', '.join(SCHEDULE_NAMES)}, got {d.schedule!r}", ('diffusion.schedule',)),
+        (d.timesteps >= 2, f"diffusion.timesteps must be at least 2, got {d.timesteps}", ('diffusion.timesteps',)),
+        (0 < d.beta_start <= d.beta_end < 1, "betas must satisfy 0 < diffusion.beta_start <= diffusion.beta_end < 1", ('diffusion.beta_start', 'diffusion.beta_end',)),
+        (d.loss in LOSS_NAMES, f"diffusion.loss must be one of {', '.join(LOSS_NAMES)}, got {d.loss!r}", ('diffusion.loss',)),
+        (d.prediction in PREDICTIONS, f"diffusion.prediction must be one of {', '.join(PREDICTIONS)}, got {d.prediction!r}", ('diffusion.prediction',)),
+        (d.weighting in WEIGHTINGS, f"diffusion.weighting must be one of {', '.join(WEIGHTINGS)}, got {d.weighting!r}", ('diffusion.weighting',)),
+        (d.min_snr_gamma > 0, f"diffusion.min_snr_gamma must be positive, got {d.min_snr_gamma}", ('diffusion.min_snr_gamma',)),
         (not (d.zero_terminal_snr and d.prediction == "eps"),
-         "--zero-terminal-snr leaves no signal at t = T, where eps cannot give x_0: use --prediction v or x0"),
-        (c.kind in CONDITION_KINDS, f"--condition must be one of {', '.join(CONDITION_KINDS)}, got {c.kind!r}"),
-        (c.kind == "none" or m.architecture == "unet", f"--condition {c.kind} needs --architecture unet (the toy U-Net takes no condition)"),
-        (0 <= c.drop_prob < 1, f"--drop-prob must lie in [0, 1), got {c.drop_prob}"),
-        (0 <= c.hide_max <= 1, f"--hide-max must lie in [0, 1], got {c.hide_max}"),
-        (c.captions_per_image >= 1, f"--captions-per-image must be at least 1, got {c.captions_per_image}"),
-        (3 <= c.max_tokens <= 512, f"--max-tokens must lie between 3 and 512, got {c.max_tokens}"),
-        (t.steps >= 1, f"--steps must be at least 1, got {t.steps}"),
-        (t.batch_size >= 1, f"--batch-size must be at least 1, got {t.batch_size}"),
-        (t.lr > 0, f"--lr must be positive, got {t.lr}"),
-        (t.warmup_steps >= 0, f"--warmup-steps must be >= 0, got {t.warmup_steps}"),
-        (t.grad_clip >= 0, f"--grad-clip must be >= 0, got {t.grad_clip}"),
-        (0 <= t.ema_decay < 1, f"--ema-decay must lie in [0, 1), got {t.ema_decay}"),
-        (t.log_every >= 1, f"--log-every must be at least 1, got {t.log_every}"),
-        (t.sample_every >= 0 and t.checkpoint_every >= 0, "--sample-every and --checkpoint-every must be >= 0"),
-        (t.sample_count >= 1 and t.sample_steps >= 1, "--sample-count and --sample-steps must be at least 1"),
-        (t.keep >= 1, f"--keep must be at least 1, got {t.keep}"),
-        (t.max_minutes >= 0, f"--max-minutes must be >= 0, got {t.max_minutes}"),
-        (t.lr_schedule in ("constant", "cosine"), f"--lr-schedule must be constant or cosine, got {t.lr_schedule!r}"),
-        (t.accum >= 1, f"--accum must be at least 1, got {t.accum}"),
-        (t.precision in ("auto", "fp32", "bf16", "fp16"), f"--precision must be auto, fp32, bf16 or fp16, got {t.precision!r}"),
+         "diffusion.zero_terminal_snr leaves no signal at t = T, where eps cannot give x_0: use diffusion.prediction v or x0", ('diffusion.zero_terminal_snr', 'diffusion.prediction',)),
+        (c.kind in CONDITION_KINDS, f"condition.kind must be one of {', '.join(CONDITION_KINDS)}, got {c.kind!r}", ('condition.kind',)),
+        (c.kind == "none" or m.architecture == "unet", f"condition.kind {c.kind} needs model.architecture unet (the toy U-Net takes no condition)", ('condition.kind', 'model.architecture',)),
+        (0 <= c.drop_prob < 1, f"condition.drop_prob must lie in [0, 1), got {c.drop_prob}", ('condition.drop_prob',)),
+        (0 <= c.hide_max <= 1, f"condition.hide_max must lie in [0, 1], got {c.hide_max}", ('condition.hide_max',)),
+        (c.captions_per_image >= 1, f"condition.captions_per_image must be at least 1, got {c.captions_per_image}", ('condition.captions_per_image',)),
+        (3 <= c.max_tokens <= 512, f"condition.max_tokens must lie between 3 and 512, got {c.max_tokens}", ('condition.max_tokens',)),
+        (t.steps >= 1, f"train.steps must be at least 1, got {t.steps}", ('train.steps',)),
+        (t.batch_size >= 1, f"train.batch_size must be at least 1, got {t.batch_size}", ('train.batch_size',)),
+        (t.lr > 0, f"train.lr must be positive, got {t.lr}", ('train.lr',)),
+        (t.warmup_steps >= 0, f"train.warmup_steps must be >= 0, got {t.warmup_steps}", ('train.warmup_steps',)),
+        (t.grad_clip >= 0, f"train.grad_clip must be >= 0, got {t.grad_clip}", ('train.grad_clip',)),
+        (0 <= t.ema_decay < 1, f"train.ema_decay must lie in [0, 1), got {t.ema_decay}", ('train.ema_decay',)),
+        (t.log_every >= 1, f"train.log_every must be at least 1, got {t.log_every}", ('train.log_every',)),
+        (t.sample_every >= 0 and t.checkpoint_every >= 0, "train.sample_every and train.checkpoint_every must be >= 0", ('train.sample_every', 'train.checkpoint_every',)),
+        (t.sample_count >= 1 and t.sample_steps >= 1, "train.sample_count and train.sample_steps must be at least 1", ('train.sample_count', 'train.sample_steps',)),
+        (t.keep >= 1, f"train.keep must be at least 1, got {t.keep}", ('train.keep',)),
+        (t.max_minutes >= 0, f"train.max_minutes must be >= 0, got {t.max_minutes}", ('train.max_minutes',)),
+        (t.lr_schedule in ("constant", "cosine"), f"train.lr_schedule must be constant or cosine, got {t.lr_schedule!r}", ('train.lr_schedule',)),
+        (t.accum >= 1, f"train.accum must be at least 1, got {t.accum}", ('train.accum',)),
+        (t.precision in ("auto", "fp32", "bf16", "fp16"), f"train.precision must be auto, fp32, bf16 or fp16, got {t.precision!r}", ('train.precision',)),
     ]
-    for ok, message in checks:
-        if not ok:
-            raise UserError(message)
+    for ok, message, settings in checks:
+        check(ok, message, *settings)

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from unnoise.data import open_dataset
-from unnoise.eval.classifier import train_classifier
+from unnoise.metrics.classifier import train_classifier
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ import torch
 
 import unnoise
 from unnoise.data import open_dataset
-from unnoise.eval.classifier import load_classifier
+from unnoise.metrics.classifier import load_classifier
 
 
 def test_classifier_sees_the_builtin_attributes_far_better_than_guessing(builtin_classifier):

@@ -8,8 +8,8 @@ from PIL import Image
 
 import unnoise
 from unnoise.cli import main
-from unnoise.eval.classifier import AttributeClassifier, AttributeCNN
-from unnoise.faithfulness import faithfulness, write_faithfulness
+from unnoise.metrics.classifier import AttributeClassifier, AttributeCNN
+from unnoise.metrics.faithfulness import faithfulness, write_faithfulness
 
 BUILTIN = ["Smiling", "Eyeglasses", "Black_Hair", "Blond_Hair", "Brown_Hair", "Red_Hair", "Dark_Skin", "Blue_Background"]
 

@@ -5,11 +5,11 @@ import torch
 
 from unnoise.diffusion.denoiser import Denoiser
 from unnoise.diffusion.guidance import GuidedNetwork, classifier_free_guidance
-from unnoise.diffusion.samplers import SAMPLERS, run_sampler
+from unnoise.diffusion.samplers import SAMPLERS
 from unnoise.diffusion.schedules import make_schedule
 from unnoise.models.conditioning import Condition
 
-from .test_samplers import ENOUGH_STEPS, STD, gaussian_network
+from .test_samplers import ENOUGH_STEPS, STD, gaussian_network, solve
 
 MEAN_UNCONDITIONAL, MEAN_CONDITIONAL = 0.1, 0.3
 
@@ -76,7 +76,7 @@ def test_every_sampler_guides_gaussian_data_to_the_extrapolated_mean(sampler):
                            condition.with_null(torch.ones(n, dtype=torch.bool)), scale)
     denoiser = Denoiser(guided, schedule, prediction, clip_x0=False)
     x_T = torch.randn((n, 1, 4, 4), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    samples = run_sampler(sampler, denoiser, x_T, ENOUGH_STEPS[sampler], torch.Generator().manual_seed(1))
+    samples = solve(sampler, denoiser, x_T, ENOUGH_STEPS[sampler], seed=1)
     expected = MEAN_UNCONDITIONAL + scale * (MEAN_CONDITIONAL - MEAN_UNCONDITIONAL)
     assert samples.mean().item() == pytest.approx(expected, abs=0.008)
     assert samples.std().item() == pytest.approx(STD, rel=0.04)

@@ -6,9 +6,11 @@ import pytest
 import torch
 
 from unnoise.diffusion.denoiser import Denoiser
-from unnoise.diffusion.samplers import SAMPLERS, count_nfe, run_sampler, sample_ddim, sample_ddpm
+from unnoise.diffusion.grids import noise_level_grid
+from unnoise.diffusion.samplers import SAMPLERS, SOLVERS, count_nfe
 from unnoise.diffusion.schedules import make_schedule
 from unnoise.errors import UserError
+from unnoise.sampling.settings import SampleSettings
 
 MEAN, STD = 0.3, 0.2
 
@@ -45,12 +47,19 @@ def draw(sampler, steps, prediction="eps", seed=1, n=1000, **options):
     return cached_draw(sampler, steps, prediction, seed, n, tuple(sorted(options.items())))
 
 
+def solve(sampler, denoiser, x_T, steps, seed=1, spacing=None, rho=7.0, **options):
+    """Run a solver on the grid its settings ask for, its fresh noise drawn from one seeded generator."""
+    grid = noise_level_grid(denoiser.schedule, steps, spacing or SOLVERS[sampler].default_spacing, rho)
+    generator = torch.Generator().manual_seed(seed)
+    noise = lambda like: torch.randn(like.shape, generator=generator, dtype=like.dtype)  # noqa: E731
+    return SOLVERS[sampler].function(denoiser, x_T, grid, noise, **options)
+
+
 def draw_now(sampler, steps, prediction="eps", seed=1, n=1000, **options):
     schedule = make_schedule("linear", 1000)
     denoiser = Denoiser(gaussian_network(schedule, prediction=prediction), schedule, prediction, clip_x0=False)
     x_T = torch.randn((n, 1, 4, 4), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    samples = run_sampler(sampler, denoiser, x_T, steps, torch.Generator().manual_seed(seed), **options)
-    return samples, denoiser.evaluations
+    return solve(sampler, denoiser, x_T, steps, seed, **options), denoiser.evaluations
 
 
 # Enough steps for each sampler's discretisation error to fall below the Monte Carlo error here.
@@ -116,20 +125,45 @@ def test_stochastic_samplers_depend_on_the_seed_and_deterministic_ones_do_not():
         assert torch.equal(a, b) != stochastic, sampler
 
 
-def test_options_a_sampler_does_not_take_are_user_errors():
-    with pytest.raises(UserError, match="does not take --eta"):
-        draw("euler", 5, eta=0.5)
-    with pytest.raises(UserError, match="unknown sampler"):
-        draw("plms", 5)
-    with pytest.raises(UserError, match="variance"):
-        draw("ddpm", 5, variance="learned")
+def test_options_a_sampler_does_not_take_are_user_errors_naming_the_setting():
+    with pytest.raises(UserError, match="sampler euler does not take eta") as refused:
+        SampleSettings(sampler="euler", eta=0.5).validate()
+    assert refused.value.settings == ("eta",)
+    with pytest.raises(UserError, match="sampler must be one of"):
+        SampleSettings(sampler="plms").validate()
+    with pytest.raises(UserError, match="variance must be one of"):
+        SampleSettings(variance="learned").validate()
+    with pytest.raises(UserError, match="rho shapes only the karras spacing"):
+        SampleSettings(sampler="ddim", rho=5.0).validate()
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "dpmpp_2m", "euler", "heun"])
+@pytest.mark.parametrize("spacing", ["uniform", "quadratic", "trailing", "karras"])
+def test_every_deterministic_solver_runs_on_every_grid(sampler, spacing):
+    """The grid is apart from the solver: on each spacing each solver converges to the data as its steps grow."""
+    errors = []
+    for steps in (10, 200):
+        samples, evaluations = draw(sampler, steps, spacing=spacing, n=400)
+        assert evaluations == count_nfe(sampler, steps)
+        errors.append(abs(samples.std().item() - STD))
+    assert errors[1] < max(errors[0] / 4, 0.02 * STD) and errors[1] < 0.05 * STD, errors  # or at the noise floor
+    assert samples.mean().item() == pytest.approx(MEAN, abs=0.01)
 
 
 def test_clipping_keeps_x0_in_the_data_range_and_eps_consistent():
     schedule = make_schedule("linear", 1000)
     denoiser = Denoiser(gaussian_network(schedule, mean=3.0, std=0.1), schedule, "eps", clip_x0=True)
     x_t = torch.randn(4, 1, 2, 2, dtype=torch.float64)
-    eps, x0 = denoiser(x_t, 500)
-    alpha_bar = schedule.alpha_bar[500]
-    assert x0.max() <= 1
-    assert torch.allclose(alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * eps, x_t)
+    x0 = denoiser(x_t, schedule.sigmas[500].item())
+    assert x0.max() <= 1 and x0.min() >= -1
+    unclipped = Denoiser(denoiser.network, schedule, "eps", clip_x0=False)(x_t, schedule.sigmas[500].item())
+    assert torch.equal(x0, unclipped.clamp(-1, 1)) and unclipped.max() > 1
+
+
+def test_the_denoiser_calls_the_network_at_the_integer_timestep_of_a_schedule_level():
+    schedule = make_schedule("linear", 1000)
+    seen = []
+    denoiser = Denoiser(lambda x, t: seen.append(t) or torch.zeros_like(x), schedule, "eps")
+    for t in (0, 1, 500, 999):
+        denoiser(torch.zeros(2, 1, 2, 2), schedule.sigmas[t].item())
+    assert [(tensor.dtype, tensor.tolist()) for tensor in seen] == [(torch.long, [t, t]) for t in (0, 1, 500, 999)]

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from unnoise.atomic import write_text_atomic
+from unnoise.storage.atomic import write_text_atomic
 from unnoise.errors import UserError
 from unnoise.train.checkpoint import (
     latest_checkpoint,
@@ -67,7 +67,7 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
     class Boom(Exception):
         pass
 
-    from unnoise.atomic import atomic_path
+    from unnoise.storage.atomic import atomic_path
 
     with pytest.raises(Boom):
         with atomic_path(target) as temporary:

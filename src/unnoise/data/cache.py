@@ -9,7 +9,7 @@ from pathlib import Path
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from ..atomic import atomic_path
+from ..storage.atomic import atomic_path
 from .dataset import ImageDataset
 from .warn import collected_warnings, logger
 

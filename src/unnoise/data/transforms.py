@@ -90,3 +90,8 @@ def to_model_range(batch: torch.Tensor) -> torch.Tensor:
 def to_uint8(batch: torch.Tensor) -> torch.Tensor:
     """float in [-1, 1] -> uint8 pixels in [0, 255], rounded to nearest and clamped."""
     return ((batch + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)
+
+
+def images_from_model_range(x: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] floats (any dtype, any device) to uint8 pixels on the CPU, ready to save."""
+    return to_uint8(x.float()).cpu()

@@ -9,27 +9,27 @@ from __future__ import annotations
 import torch
 
 from ..errors import UserError
-from .process import broadcast_to_image, predict_eps_from_x0, predict_x0_from_eps
+from .process import coefficient, predict_eps_from_x0, predict_x0_from_eps
 
 PREDICTIONS = ("eps", "x0", "v")
 
 
-def velocity(x0: torch.Tensor, eps: torch.Tensor, alpha_bar_t: torch.Tensor) -> torch.Tensor:
+def velocity(x0: torch.Tensor, eps: torch.Tensor, alpha_bar_t: torch.Tensor | float) -> torch.Tensor:
     """v = sqrt(alpha_bar_t) eps - sqrt(1 - alpha_bar_t) x_0."""
-    return broadcast_to_image(alpha_bar_t.sqrt(), x0) * eps - broadcast_to_image((1 - alpha_bar_t).sqrt(), x0) * x0
+    return coefficient(alpha_bar_t**0.5, x0) * eps - coefficient((1 - alpha_bar_t) ** 0.5, x0) * x0
 
 
-def predict_x0_from_v(x_t: torch.Tensor, v: torch.Tensor, alpha_bar_t: torch.Tensor) -> torch.Tensor:
+def predict_x0_from_v(x_t: torch.Tensor, v: torch.Tensor, alpha_bar_t: torch.Tensor | float) -> torch.Tensor:
     """x_0 = sqrt(alpha_bar_t) x_t - sqrt(1 - alpha_bar_t) v."""
-    return broadcast_to_image(alpha_bar_t.sqrt(), x_t) * x_t - broadcast_to_image((1 - alpha_bar_t).sqrt(), x_t) * v
+    return coefficient(alpha_bar_t**0.5, x_t) * x_t - coefficient((1 - alpha_bar_t) ** 0.5, x_t) * v
 
 
-def predict_eps_from_v(x_t: torch.Tensor, v: torch.Tensor, alpha_bar_t: torch.Tensor) -> torch.Tensor:
+def predict_eps_from_v(x_t: torch.Tensor, v: torch.Tensor, alpha_bar_t: torch.Tensor | float) -> torch.Tensor:
     """eps = sqrt(1 - alpha_bar_t) x_t + sqrt(alpha_bar_t) v."""
-    return broadcast_to_image((1 - alpha_bar_t).sqrt(), x_t) * x_t + broadcast_to_image(alpha_bar_t.sqrt(), x_t) * v
+    return coefficient((1 - alpha_bar_t) ** 0.5, x_t) * x_t + coefficient(alpha_bar_t**0.5, x_t) * v
 
 
-def training_target(prediction: str, x0: torch.Tensor, eps: torch.Tensor, alpha_bar_t: torch.Tensor) -> torch.Tensor:
+def training_target(prediction: str, x0: torch.Tensor, eps: torch.Tensor, alpha_bar_t: torch.Tensor | float) -> torch.Tensor:
     """What the network should output for this (x_0, eps, t)."""
     check_prediction(prediction)
     if prediction == "eps":
@@ -39,7 +39,7 @@ def training_target(prediction: str, x0: torch.Tensor, eps: torch.Tensor, alpha_
     return velocity(x0, eps, alpha_bar_t)
 
 
-def eps_and_x0(prediction: str, output: torch.Tensor, x_t: torch.Tensor, alpha_bar_t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def eps_and_x0(prediction: str, output: torch.Tensor, x_t: torch.Tensor, alpha_bar_t: torch.Tensor | float) -> tuple[torch.Tensor, torch.Tensor]:
     """The network's output read as `prediction`, converted to (eps, x_0)."""
     check_prediction(prediction)
     if prediction == "eps":

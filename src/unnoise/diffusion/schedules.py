@@ -111,13 +111,17 @@ class NoiseSchedule:
         return ((1 - self.alpha_bar) / self.alpha_bar).sqrt()
 
     def timestep_of_sigma(self, sigma: torch.Tensor) -> torch.Tensor:
-        """The fractional timestep whose sigma is `sigma`, interpolating log sigma between integer timesteps."""
+        """The fractional timestep whose sigma is `sigma`, interpolating log sigma between integer timesteps.
+
+        A sigma of the schedule gives its integer timestep exactly; inf (zero terminal SNR) gives T - 1.
+        """
         log_sigmas = self.sigmas[torch.isfinite(self.sigmas)].log()
         log_sigma = sigma.to(torch.float64).log().clamp(log_sigmas[0], log_sigmas[-1])
         upper = torch.searchsorted(log_sigmas, log_sigma.reshape(-1)).clamp(1, len(log_sigmas) - 1)
         low, high = log_sigmas[upper - 1], log_sigmas[upper]
         fraction = (log_sigma.reshape(-1) - low) / (high - low)
-        return (upper - 1 + fraction).reshape(sigma.shape)
+        timestep = (upper - 1 + fraction).reshape(sigma.shape)
+        return torch.where(torch.isinf(sigma.to(torch.float64)), float(self.timesteps - 1), timestep)
 
     @property
     def zero_terminal_snr(self) -> bool:
@@ -133,10 +137,20 @@ def make_schedule(
 ) -> NoiseSchedule:
     """Build a named schedule, optionally rescaled to zero terminal SNR; bad names and betas are user errors."""
     if name not in BETA_FUNCTIONS:
-        raise UserError(f"unknown noise schedule {name!r}; choose one of {', '.join(SCHEDULE_NAMES)}")
+        raise UserError(f"schedule must be one of {', '.join(SCHEDULE_NAMES)}, got {name!r}", settings=("schedule",))
     if timesteps < 2:
-        raise UserError(f"timesteps must be at least 2, got {timesteps}")
+        raise UserError(f"timesteps must be at least 2, got {timesteps}", settings=("timesteps",))
     if not 0 < beta_start <= beta_end < 1:
-        raise UserError(f"betas must satisfy 0 < beta_start <= beta_end < 1, got {beta_start} and {beta_end}")
+        raise UserError(f"the betas must satisfy 0 < beta_start <= beta_end < 1, got {beta_start} and {beta_end}",
+                        settings=("beta_start", "beta_end"))
     betas = BETA_FUNCTIONS[name](timesteps, beta_start, beta_end)
     return NoiseSchedule(rescale_zero_terminal_snr(betas) if zero_terminal_snr else betas)
+
+
+def schedule_of(settings) -> NoiseSchedule:
+    """The schedule a run's diffusion settings describe, from all of them (name, T, betas, zero terminal SNR).
+
+    `settings` is a DiffusionConfig (or anything with its fields); every place that needs a run's schedule builds it here.
+    """
+    return make_schedule(settings.schedule, settings.timesteps, settings.beta_start, settings.beta_end,
+                         settings.zero_terminal_snr)

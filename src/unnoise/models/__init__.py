@@ -24,15 +24,16 @@ def build_model(model_config, image_size: int, image_channels: int = 3, attribut
     family = model_config.family
     architecture = model_config.architecture if family == "diffusion" else family
     if family not in FAMILIES:
-        raise UserError(f"unknown model {family!r}; choose one of {', '.join(FAMILIES)}")
+        raise UserError(f"model.family must be one of {', '.join(FAMILIES)}, got {family!r}", settings=("model.family",))
     if family == "diffusion" and architecture not in ARCHITECTURES:
-        raise UserError(f"unknown architecture {architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
+        raise UserError(f"model.architecture must be one of {', '.join(ARCHITECTURES)}, got {architecture!r}",
+                        settings=("model.architecture",))
     levels = len(model_config.channel_mult)
     halvings = levels - 1  # every network here halves the resolution between consecutive levels
     if image_size % (2**halvings):
         raise UserError(
             f"image size {image_size} must be divisible by {2**halvings} for {levels} levels of {architecture}; "
-            "change --image-size or --channel-mult"
+            "change data.image_size or model.channel_mult", settings=("data.image_size", "model.channel_mult")
         )
     if family in ("vae", "gan"):
         network = ConvVAE if family == "vae" else GAN
@@ -61,7 +62,8 @@ def network_for(config) -> nn.Module:
     attribute_count = len(condition.attribute_names) if condition.kind == "attributes" else 0
     text_channels = TEXT_CHANNELS if condition.kind == "text" else 0
     if condition.kind == "attributes" and not attribute_count:
-        raise UserError("--condition attributes needs data with attributes (builtin or celeba); this run has none")
+        raise UserError("condition.kind attributes needs data with attributes (builtin or celeba); this run has none",
+                        settings=("condition.kind",))
     return build_model(config.model, config.data.image_size, attribute_count=attribute_count, text_channels=text_channels)
 
 

@@ -16,7 +16,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from ..atomic import atomic_path
+from ..storage.atomic import atomic_path
 from ..data.cache import cache_directory
 from .encoder import DEFAULT_MAX_TOKENS, TextEmbedding, TextEncoder
 

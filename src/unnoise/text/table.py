@@ -19,7 +19,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from tqdm import tqdm
 
-from ..atomic import atomic_path
+from ..storage.atomic import atomic_path
 from ..data.cache import cache_directory
 from .captions import captions_for_dataset
 from .encoder import TextEncoder

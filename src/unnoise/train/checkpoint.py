@@ -24,13 +24,13 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ..atomic import atomic_path
+from ..storage.atomic import atomic_path
 from ..errors import UserError
-from ..weights import fsync, load_weights, save_weights
+from ..storage.weights import fsync, load_weights, save_weights
 
-STATE_DIR = "state"
-MODEL_FILE = "model.safetensors"
-STEP_PREFIX = "step_"
+from ..runs import MODEL_FILE, STATE_DIR, STEP_PREFIX, checkpoint_step, latest_checkpoint, step_folders
+
+__all__ = ["MODEL_FILE", "STATE_DIR", "checkpoint_step", "latest_checkpoint", "load_checkpoint", "save_checkpoint", "step_folders"]
 
 
 def optimizer_to_files(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -52,28 +52,6 @@ def optimizer_from_files(optimizer: torch.optim.Optimizer, tensors: dict[str, to
         parameter_id, name = key.split(".", 1)
         state.setdefault(int(parameter_id), {})[name] = value
     optimizer.load_state_dict({"state": state, "param_groups": rest["param_groups"]})
-
-
-def step_folders(run_dir: Path) -> list[Path]:
-    """Complete checkpoint folders, oldest first."""
-    state_dir = Path(run_dir) / STATE_DIR
-    if not state_dir.is_dir():
-        return []
-    folders = [
-        path
-        for path in state_dir.iterdir()
-        if path.is_dir() and path.name.startswith(STEP_PREFIX) and path.name[len(STEP_PREFIX):].isdigit()
-    ]
-    return sorted(folders, key=checkpoint_step)
-
-
-def checkpoint_step(folder: Path) -> int:
-    return int(folder.name[len(STEP_PREFIX):])
-
-
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    folders = step_folders(run_dir)
-    return folders[-1] if folders else None
 
 
 def save_checkpoint(

@@ -64,7 +64,8 @@ def training_conditions(config: RunConfig, dataset: ImageDataset, device: torch.
     if condition.kind == "none":
         return None
     if dataset.attributes is None or not dataset.attribute_names:
-        raise UserError(f"--condition {condition.kind} needs data with attributes (builtin or celeba); {dataset.source} has none")
+        raise UserError(f"condition.kind {condition.kind} needs data with attributes (builtin or celeba); {dataset.source} has none",
+                        settings=("condition.kind",))
     if not condition.attribute_names:
         condition.attribute_names = tuple(dataset.attribute_names)
     missing = sorted(set(condition.attribute_names) - set(dataset.attribute_names))

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import torch
+
+from ..seeds import derived_seed
 
 
 def step_seed(seed: int, step: int, stream: str = "train") -> int:
     """A 63-bit seed for one training step, independent across steps, streams and run seeds."""
-    digest = hashlib.blake2b(f"{seed}:{stream}:{step}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") >> 1
+    return derived_seed(seed, stream, step)
 
 
 class DataOrder:

@@ -16,17 +16,34 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ..atomic import write_text_atomic
-from ..diffusion.guidance import DEFAULT_GUIDANCE
-from ..generation import generate, generate_from_prior
+from ..storage.atomic import write_text_atomic
 from ..viz import display_scale, image_grid, line_chart, save_png
 
-LOG_FILE = "log.csv"
-JSON_LOG_FILE = "log.jsonl"
-LOG_COLUMNS = ("step", "loss", "lr", "images_per_s", "elapsed_s")
+from ..runs import JSON_LOG_FILE, LOG_COLUMNS, LOG_FILE, read_lines, read_log
 
 
-class ProgressHook:
+class Hook:
+    """Something that happens around the training loop; each method is a no-op unless a hook needs it."""
+
+    def on_start(self, trainer) -> None:
+        pass
+
+    def after_step(self, trainer) -> None:
+        pass
+
+    def on_log(self, trainer, loss: float) -> None:
+        pass
+
+    def on_end(self, trainer, interrupted: bool) -> None:
+        pass
+
+
+def images_per_s(steps: int, global_batch: int, seconds: float) -> float:
+    """Training throughput: images seen per second of wall clock."""
+    return steps * global_batch / max(seconds, 1e-9)
+
+
+class ProgressHook(Hook):
     """A tqdm bar (step, loss, images/s, ETA) on a terminal; a plain line every `every_s` seconds elsewhere."""
 
     def __init__(self, enabled: bool = True, every_s: float = 30.0):
@@ -43,7 +60,7 @@ class ProgressHook:
             self.bar = tqdm(total=self.total, initial=trainer.step, unit="step", dynamic_ncols=True, file=sys.stderr)
 
     def images_per_s(self, trainer) -> float:
-        return (trainer.step - self.first_step) * self.batch_size / max(time.perf_counter() - self.started, 1e-9)
+        return images_per_s(trainer.step - self.first_step, self.batch_size, time.perf_counter() - self.started)
 
     def after_step(self, trainer) -> None:
         if self.bar is not None:
@@ -76,7 +93,7 @@ def format_duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
 
 
-class LogHook:
+class LogHook(Hook):
     """log.csv and log.jsonl: a row at every log step with the mean loss since the previous one.
 
     Resuming drops the rows after the checkpoint's step, so the logs match the weights.
@@ -96,17 +113,15 @@ class LogHook:
         self.started = self.interval_start = time.perf_counter()
         self.interval_first_step = trainer.step
 
-    def after_step(self, trainer) -> None:
-        pass
 
     def on_log(self, trainer, loss: float) -> None:
         now = time.perf_counter()
-        images = (trainer.step - self.interval_first_step) * trainer.global_batch
         row = {
             "step": trainer.step,
             "loss": round(loss, 6),
             "lr": float(f"{trainer.optimizer.param_groups[0]['lr']:.6g}"),
-            "images_per_s": round(images / max(now - self.interval_start, 1e-9), 2),
+            "images_per_s": round(images_per_s(trainer.step - self.interval_first_step, trainer.global_batch,
+                                               now - self.interval_start), 2),
             "elapsed_s": round(self.elapsed_before + now - self.started, 1),
         }
         with open(self.path, "a", newline="") as handle:
@@ -115,22 +130,8 @@ class LogHook:
             handle.write(json.dumps(row) + "\n")
         self.interval_start, self.interval_first_step = now, trainer.step
 
-    def on_end(self, trainer, interrupted: bool) -> None:
-        pass
 
-
-def read_lines(path: Path) -> list[str]:
-    return [line for line in Path(path).read_text().splitlines() if line.strip()] if Path(path).exists() else []
-
-
-def read_log(path: Path) -> list[dict[str, str]]:
-    if not Path(path).exists():
-        return []
-    with open(path, newline="") as handle:
-        return [row for row in csv.DictReader(handle) if row.get("step", "").isdigit()]
-
-
-class CheckpointHook:
+class CheckpointHook(Hook):
     """A checkpoint every checkpoint_every steps, at the end, and when a signal stops the run."""
 
     def on_start(self, trainer) -> None:
@@ -140,14 +141,12 @@ class CheckpointHook:
         if self.every > 0 and trainer.step % self.every == 0:
             trainer.save()
 
-    def on_log(self, trainer, loss: float) -> None:
-        pass
 
     def on_end(self, trainer, interrupted: bool) -> None:
         trainer.save()
 
 
-class SampleGridHook:
+class SampleGridHook(Hook):
     """samples/step_XXXXXXX.png from the EMA weights every sample_every steps and at the end, plus loss.png."""
 
     def __init__(self, enabled: bool = True):
@@ -160,27 +159,18 @@ class SampleGridHook:
         if self.enabled and self.every > 0 and trainer.step % self.every == 0 and trainer.step < trainer.config.train.steps:
             self.write(trainer)
 
-    def on_log(self, trainer, loss: float) -> None:
-        pass
 
     def on_end(self, trainer, interrupted: bool) -> None:
         if self.enabled and not interrupted:
             self.write(trainer)
 
     def write(self, trainer) -> Path:
-        train, size = trainer.config.train, trainer.config.data.image_size
-        if trainer.family != "diffusion":
-            images = generate_from_prior(trainer.ema.model, train.sample_count, seed=train.seed)
-            return self.save(trainer, images)
-        steps = min(train.sample_steps, trainer.schedule.timesteps)
         # A conditional run draws image i with the attributes (or first caption) of training image i, guided.
         condition = None
         if trainer.conditions is not None:
-            rows = torch.arange(train.sample_count) % len(trainer.dataset)
+            rows = torch.arange(trainer.config.train.sample_count) % len(trainer.dataset)
             condition = trainer.conditions.of_images(rows)
-        images = generate(trainer.ema.model, trainer.schedule, train.sample_count, size, steps=steps, seed=train.seed,
-                          prediction=trainer.config.diffusion.prediction, condition=condition, guidance=DEFAULT_GUIDANCE)
-        return self.save(trainer, images)
+        return self.save(trainer, trainer.objective.preview(trainer.ema.model, condition))
 
     @staticmethod
     def save(trainer, images: torch.Tensor) -> Path:
@@ -199,7 +189,7 @@ def write_loss_curve(run_dir: Path) -> Path | None:
     return save_png(chart, run_dir / "loss.png")
 
 
-class TensorBoardHook:
+class TensorBoardHook(Hook):
     """Loss, learning rate and images/s as TensorBoard scalars in RUN/tensorboard (needs the tensorboard package)."""
 
     def on_start(self, trainer) -> None:
@@ -208,14 +198,12 @@ class TensorBoardHook:
         self.writer = SummaryWriter(str(trainer.run_dir / "tensorboard"), purge_step=trainer.step)
         self.last_time, self.last_step = time.perf_counter(), trainer.step
 
-    def after_step(self, trainer) -> None:
-        pass
 
     def on_log(self, trainer, loss: float) -> None:
         now = time.perf_counter()
         self.writer.add_scalar("loss", loss, trainer.step)
         self.writer.add_scalar("lr", trainer.optimizer.param_groups[0]["lr"], trainer.step)
-        rate = (trainer.step - self.last_step) * trainer.global_batch / max(now - self.last_time, 1e-9)
+        rate = images_per_s(trainer.step - self.last_step, trainer.global_batch, now - self.last_time)
         self.writer.add_scalar("images_per_s", rate, trainer.step)
         self.last_time, self.last_step = now, trainer.step
 

@@ -8,14 +8,12 @@ exactly what one process with N times the batch would.
 
 from __future__ import annotations
 
-import contextlib
-from functools import partial
 import math
 import signal
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Iterator
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
@@ -23,16 +21,15 @@ from torch.nn.parallel import DistributedDataParallel
 from ..config import RunConfig
 from ..data import ImageDataset
 from ..data.transforms import horizontal_flip, to_model_range
-from ..diffusion.losses import denoising_loss
-from ..diffusion.schedules import make_schedule
 from ..errors import UserError
+from ..families import objective_for
 from ..models import Condition, network_for
-from .baseline_steps import BASELINE_STEPS
 from .conditions import TrainingConditions
 from .checkpoint import checkpoint_step, latest_checkpoint, load_checkpoint, save_checkpoint
 from .data_order import DataOrder, step_seed
 from .distributed import Distributed
 from .ema import EMA
+from .hooks import Hook
 
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 GPU_DATASET_LIMIT_BYTES = 8 * 2**30
@@ -40,13 +37,6 @@ GPU_DATASET_LIMIT_BYTES = 8 * 2**30
 
 class LossNotFinite(UserError):
     """The loss became NaN or infinite; the run stops and the last good checkpoint stays."""
-
-
-class Hook(Protocol):
-    def on_start(self, trainer: "Trainer") -> None: ...
-    def after_step(self, trainer: "Trainer") -> None: ...
-    def on_log(self, trainer: "Trainer", loss: float) -> None: ...
-    def on_end(self, trainer: "Trainer", interrupted: bool) -> None: ...
 
 
 def learning_rate_at(step: int, base_lr: float, warmup_steps: int, total_steps: int = 0, schedule: str = "constant") -> float:
@@ -64,7 +54,7 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     if precision == "auto":
         return "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
     if precision == "fp16" and device.type != "cuda":
-        raise UserError("--precision fp16 needs a CUDA GPU; use fp32 or bf16 on this device")
+        raise UserError("train.precision fp16 needs a CUDA GPU; use fp32 or bf16 on this device", settings=("train.precision",))
     return precision
 
 
@@ -104,10 +94,11 @@ class Trainer:
         self.config, self.dataset, self.run_dir, self.device, self.hooks = config, dataset, Path(run_dir), device, hooks
         self.conditions = conditions
         self.distributed = distributed
-        train, d = config.train, config.diffusion
-        self.family = config.model.family
-        if self.family != "diffusion" and (distributed.enabled or train.accum > 1 or train.compile or train.precision == "fp16"):
-            raise UserError(f"--model {self.family} trains in one process, without --accum, --compile or --precision fp16")
+        train = config.train
+        self.objective = objective_for(config)
+        if not self.objective.scales_out and (distributed.enabled or train.accum > 1 or train.compile or train.precision == "fp16"):
+            raise UserError(f"a {self.objective.network_name} run trains in one process, without train.accum, train.compile or "
+                            "train.precision fp16", settings=("train.accum", "train.compile", "train.precision"))
         torch.manual_seed(step_seed(train.seed, 0, stream="init"))  # the initial weights depend on the seed alone
         self.model = network_for(config).to(device)
         if device.type == "cuda":
@@ -118,15 +109,10 @@ class Trainer:
         if train.compile:
             self.network = torch.compile(self.network)
         # foreach: one fused kernel per group of tensors instead of one per parameter (PyTorch defaults to it on GPUs only).
-        # The GAN uses SN-GAN's Adam betas (0, 0.9): momentum makes the two-player game oscillate (Miyato et al. 2018).
-        betas = (0.0, 0.9) if self.family == "gan" else (0.9, 0.999)
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=train.lr, betas=betas, weight_decay=train.weight_decay,
-                                           foreach=True)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=train.lr, betas=self.objective.adam_betas,
+                                           weight_decay=train.weight_decay, foreach=True)
         self.precision = resolve_precision(train.precision, device)
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.precision == "fp16")
-        self.schedule = make_schedule(d.schedule, d.timesteps, d.beta_start, d.beta_end, d.zero_terminal_snr)
-        # float64 where the device has it (Apple's MPS does not); q_sample casts to the images' dtype anyway.
-        self.alpha_bar = self.schedule.alpha_bar.to(device, torch.float32 if device.type == "mps" else torch.float64)
         # On a GPU the uint8 images live in GPU memory when they fit comfortably (CelebA at 64x64: 2.5 GB), so
         # a batch is one gather with no host-to-device copy; otherwise they stay in pinned host memory.
         images = dataset.images
@@ -163,20 +149,19 @@ class Trainer:
         self.distributed.barrier()  # nobody reads a checkpoint before it is complete
         return path
 
-    def draws(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, Condition | None]:
-        """The global batch of this step: dataset indices, timesteps, noise, flips and conditions, the same on every rank."""
+    def draws(self) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor, Condition | None]:
+        """The global batch of this step: dataset indices, the objective's draws (timesteps, noise, latents), flips and
+        conditions, the same on every rank."""
         generator = torch.Generator(device=self.device).manual_seed(step_seed(self.config.train.seed, self.step))
         indices = self.order.indices(self.step)
-        size, channels = self.config.data.image_size, self.dataset.images.shape[1]
-        t = torch.randint(0, self.schedule.timesteps, (len(indices),), generator=generator, device=self.device)
-        noise = torch.randn((len(indices), channels, size, size), generator=generator, device=self.device)
+        draws = self.objective.training_draws(generator, len(indices), self.device)
         flips = torch.rand(len(indices), generator=generator, device=self.device) < 0.5
         condition = self.conditions.draw(indices, generator) if self.conditions is not None else None
-        return indices, t, noise, flips, condition
+        return indices, draws, flips, condition
 
-    def micro_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor, Condition | None]]:
-        """(x_0, t, noise, condition) for each accumulation step of this rank: its slice of the global batch."""
-        indices, t, noise, flips, condition = self.draws()
+    def micro_batches(self) -> Iterator[tuple[torch.Tensor, dict[str, torch.Tensor], Condition | None]]:
+        """(x_0, draws, condition) for each accumulation step of this rank: its slice of the global batch."""
+        indices, draws, flips, condition = self.draws()
         batch, rank, world = self.config.train.batch_size, self.distributed.rank, self.distributed.world_size
         for micro in range(self.config.train.accum):
             part = slice((micro * world + rank) * batch, (micro * world + rank + 1) * batch)
@@ -185,7 +170,7 @@ class Trainer:
                 x0 = horizontal_flip(x0, flips[part])
             if self.device.type == "cuda":
                 x0 = x0.contiguous(memory_format=torch.channels_last)
-            yield x0, t[part], noise[part], condition[part] if condition is not None else None
+            yield x0, {name: value[part] for name, value in draws.items()}, condition[part] if condition is not None else None
 
     def autocast(self):
         return torch.autocast(self.device.type, dtype=AUTOCAST_DTYPES.get(self.precision), enabled=self.precision != "fp32")
@@ -203,36 +188,12 @@ class Trainer:
         torch.manual_seed(step_seed(train.seed, self.step, stream=f"dropout-{self.distributed.rank}"))
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate_at(self.step, train.lr, train.warmup_steps, train.steps, train.lr_schedule)
-        if self.family == "diffusion":
-            step_loss = self.diffusion_step()
-        else:
-            x0 = next(self.micro_batches())[0]
-            generator = torch.Generator(device=self.device).manual_seed(step_seed(train.seed, self.step, stream="latent"))
-            step_loss = BASELINE_STEPS[self.family](self, x0, generator)
+        step_loss = self.objective.train_step(self)
         self.ema.update(self.model, self.step)
         self.nonfinite |= ~torch.isfinite(step_loss)
         self.loss_sum += step_loss
         self.loss_count += 1
         self.step += 1
-
-    def diffusion_step(self) -> torch.Tensor:
-        """One optimizer step on the denoising loss over the accumulation steps; returns the step's loss."""
-        train, d = self.config.train, self.config.diffusion
-        self.optimizer.zero_grad(set_to_none=True)
-        step_loss = torch.zeros((), device=self.device)
-        for micro, (x0, t, noise, condition) in enumerate(self.micro_batches()):
-            last = micro == train.accum - 1
-            # Gradients are averaged across ranks once per step, on the last accumulation step.
-            synced = contextlib.nullcontext() if last or self.ddp is None else self.ddp.no_sync()
-            with synced:
-                with self.autocast():
-                    network = self.network if condition is None else partial(self.network, condition=condition)
-                    loss = denoising_loss(network, self.alpha_bar, x0, t, noise, d.loss, d.prediction, d.weighting,
-                                          d.min_snr_gamma) / train.accum
-                self.scaler.scale(loss).backward()
-            step_loss += loss.detach()
-        self.apply_gradients()
-        return step_loss
 
     def check_finite(self) -> None:
         """Raise LossNotFinite (on every rank alike) if any loss since the last check was NaN or infinite."""
@@ -241,7 +202,8 @@ class Trainer:
             folder = latest_checkpoint(self.run_dir)
             kept = f"the last good checkpoint (step {checkpoint_step(folder)}) is kept" if folder else "no checkpoint had been written yet"
             where = f"step {self.step}" if self.step - self.tally_start <= 1 else f"steps {self.tally_start + 1}-{self.step}"
-            raise LossNotFinite(f"the loss became NaN or infinite at {where}; training stopped and {kept}. Try a lower --lr")
+            raise LossNotFinite(f"the loss became NaN or infinite at {where}; training stopped and {kept}. Try a lower train.lr",
+                                settings=("train.lr",))
 
     def mean_loss(self) -> float:
         """The mean loss since the last call, over all ranks; also the NaN check."""

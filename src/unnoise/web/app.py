@@ -24,8 +24,8 @@ from ..api import Run, load_run
 from ..data.transforms import to_rgb
 from ..diffusion.guidance import DEFAULT_GUIDANCE
 from ..diffusion.samplers import SAMPLERS
+from ..viz.noising import noising_strip_from_image, square_pixels
 from ..errors import UserError
-from ..pictures import noising_strip_from_image, square_pixels
 from .jobs import GenerationRequest, Job, JobQueue, Limits, QueueFull
 
 log = logging.getLogger("unnoise")
@@ -76,8 +76,8 @@ def noising_png(data: bytes, run: Run) -> bytes:
     except (OSError, ValueError, Image.DecompressionBombError):
         raise UserError("that file is not an image Pillow can read (PNG, JPEG, ...)") from None
     pixels = square_pixels(picture, run.config.data.image_size)
-    diffusion = run.config.diffusion
-    strip = noising_strip_from_image(pixels, noising_timesteps(diffusion.timesteps), diffusion.schedule, diffusion.timesteps)
+    schedule = run.schedule  # the run's own: every diffusion setting, not only its name and T
+    strip = noising_strip_from_image(pixels, noising_timesteps(schedule.timesteps), schedule)
     buffer = io.BytesIO()
     strip.save(buffer, format="PNG")
     return buffer.getvalue()

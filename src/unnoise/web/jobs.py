@@ -19,12 +19,11 @@ from typing import Any
 
 import torch
 
-from ..api import Run
-from ..condition_requests import request_condition
+from ..api import Run, SampleSettings
+from ..data.transforms import images_from_model_range
 from ..diffusion.guidance import DEFAULT_GUIDANCE
-from ..diffusion.samplers import SAMPLERS
-from ..errors import UserError
-from ..generation import images_from_model_range
+from ..errors import UserError, check
+from ..sampling.requests import request_condition
 from ..viz import display_scale, image_grid
 
 PREVIEW_EVERY_S = 0.25  # newest intermediate picture at most this often: PNG encoding is not free
@@ -40,13 +39,20 @@ class Limits:
     queue_size: int = 8
     max_guidance: float = 20.0
 
+    def __post_init__(self) -> None:
+        for name in ("max_images", "max_steps", "queue_size"):
+            check(getattr(self, name) >= 1, f"{name} must be at least 1, got {getattr(self, name)}", name)
+        check(self.max_guidance >= 0, f"max_guidance must be >= 0, got {self.max_guidance}", "max_guidance")
+
 
 class QueueFull(Exception):
-    """More requests are waiting than the server's --queue-size allows."""
+    """More requests are waiting than the server's queue_size allows."""
 
 
 @dataclass
 class GenerationRequest:
+    """The page's form, field by field (the names of SampleSettings, plus what the page previews)."""
+
     n: int = 4
     sampler: str = "ddpm"
     steps: int = 50
@@ -77,30 +83,32 @@ class GenerationRequest:
         return request
 
     def check(self, run: Run, limits: Limits) -> None:
-        diffusion = run.family == "diffusion"
+        """The server's limits, then every check the API makes (UserError naming the field)."""
         max_steps = min(limits.max_steps, run.schedule.timesteps)
         checks = [
-            (1 <= self.n <= limits.max_images, f"images must be between 1 and {limits.max_images}, got {self.n}"),
-            (not diffusion or self.sampler in SAMPLERS, f"sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}"),
-            (not diffusion or 1 <= self.steps <= max_steps, f"steps must be between 1 and {max_steps}, got {self.steps}"),
+            (1 <= self.n <= limits.max_images, f"n must be between 1 and {limits.max_images}, got {self.n}", "n"),
+            (run.objective.draws_in_one_pass or 1 <= self.steps <= max_steps,
+             f"steps must be between 1 and {max_steps}, got {self.steps}", "steps"),
             (math.isfinite(self.guidance) and 0 <= self.guidance <= limits.max_guidance,
-             f"guidance must be between 0 and {limits.max_guidance:g}, got {self.guidance}"),
-            (0 <= self.seed < 2**63, f"seed must be a non-negative integer, got {self.seed}"),
-            (self.preview in ("x_t", "x0"), f"preview must be x_t or x0, got {self.preview!r}"),
-            (run.config.condition.kind != "none" or not (self.prompt or self.attrs),
-             "this run was trained without a condition: it takes no prompt or attributes"),
-            (diffusion or not (self.prompt or self.attrs), f"a {run.family.upper()} run takes no prompt or attributes"),
+             f"guidance must be between 0 and {limits.max_guidance:g}, got {self.guidance}", "guidance"),
+            (self.preview in ("x_t", "x0"), f"preview must be x_t or x0, got {self.preview!r}", "preview"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise UserError(message)
-        if diffusion and (self.prompt or self.attrs or self.negative_prompt):
-            # Unknown attribute names, a negative prompt without a prompt, ...: refused now, not after waiting in line.
-            request_condition(run.config.condition, 1, torch.device("cpu"), self.attrs, self.prompt, self.negative_prompt)
+        for ok, message, name in checks:
+            check(ok, message, name)
+        settings = run.settings(self.settings(run))
+        run.objective.check_sampling(settings, on_step=None)
+        if settings.asks or settings.negative_prompt is not None:
+            # Unknown attribute names, a prompt to an attribute run, ...: refused now, not after waiting in line.
+            request_condition(run.config.condition, 1, torch.device("cpu"), settings.attrs, settings.prompt,
+                              settings.negative_prompt)
 
-    def sample_options(self) -> dict[str, Any]:
-        return {"sampler": self.sampler, "steps": self.steps, "guidance": self.guidance, "prompt": self.prompt,
-                "negative_prompt": self.negative_prompt, "attrs": self.attrs}
+    def settings(self, run: Run) -> SampleSettings:
+        """The request as SampleSettings: all of its images in one batch; a one-pass run (VAE, GAN) takes n and seed only."""
+        if run.objective.draws_in_one_pass:
+            return SampleSettings(n=self.n, seed=self.seed, batch_size=self.n)
+        return SampleSettings(n=self.n, seed=self.seed, batch_size=self.n, sampler=self.sampler, steps=self.steps,
+                              guidance=self.guidance, prompt=self.prompt, negative_prompt=self.negative_prompt,
+                              attrs=self.attrs)
 
 
 def convert(name: str, value: Any, kind: type) -> Any:
@@ -186,10 +194,11 @@ class JobQueue:
 
     def run_job(self, job: Job) -> None:
         request, size = job.request, self.run.config.data.image_size
-        job.status, job.total = "running", request.steps if self.run.family == "diffusion" else 1
+        settings = request.settings(self.run)
+        job.status, job.total = "running", self.run.objective.solver_steps(settings)
         last_preview = 0.0
 
-        def show(i: int, t: float, x_t: torch.Tensor, x0: torch.Tensor) -> None:
+        def show(i: int, sigma: float, x_t: torch.Tensor, x0: torch.Tensor) -> None:
             nonlocal last_preview
             job.step = i + 1
             if time.perf_counter() - last_preview >= PREVIEW_EVERY_S or i == 0:
@@ -199,11 +208,7 @@ class JobQueue:
 
         started = time.perf_counter()
         try:
-            if self.run.family == "diffusion":
-                images = self.run.sample(request.n, seed=request.seed, batch_size=request.n, on_step=show,
-                                         **request.sample_options())
-            else:
-                images = self.run.sample(request.n, seed=request.seed, batch_size=request.n)
+            images = self.run.sample(settings, on_step=None if self.run.objective.draws_in_one_pass else show)
             job.image_png = png_bytes(images, size)
             job.step, job.status = job.total, "done"
         except UserError as error:  # e.g. an attribute name the run does not know

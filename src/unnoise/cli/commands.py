@@ -1,0 +1,194 @@
+"""The commands: each parses nothing and decides nothing, it calls the Python API and prints what came back."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from .. import api
+from ..config import RunConfig, override, preset, with_family
+from ..data import open_dataset
+from ..devices import resolve_device
+from ..errors import UserError
+from ..metrics import fid_stats
+from ..metrics.classifier import train_classifier
+from ..metrics.compare import compare, markdown_table as comparison_table, write_comparison
+from ..metrics.faithfulness import faithfulness, markdown_table, write_faithfulness
+from ..train.distributed import is_main_process, shutdown_distributed
+from ..viz import save_grid, save_images, save_png
+from ..viz.noising import noising_strip
+from .demo import demo
+from .flags import as_flags, attach_dashed_values, config_overrides, sample_fields
+from .parser import build_parser
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def command_train(arguments: argparse.Namespace) -> int:
+    overrides = config_overrides(arguments)
+    if arguments.resume:
+        if not arguments.out:
+            raise UserError("--resume needs --out RUN_DIR, the run to continue")
+        config = override(RunConfig.load(Path(arguments.out) / api.CONFIG_FILE), overrides) if overrides else None
+    else:
+        config = with_family(preset(arguments.preset or "demo"), overrides.get("model.family", "diffusion"), overrides)
+    out = Path(arguments.out or f"runs/{arguments.preset or 'demo'}")
+    try:
+        run = api.train(config, out=out, resume=arguments.resume, progress=not arguments.quiet)
+    finally:
+        shutdown_distributed()
+    if not is_main_process():
+        return 0
+    if run.status == "interrupted":
+        print(f"stopped at step {run.step}; checkpoint saved. Continue with: unnoise train --resume --out {out}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if run.status == "out_of_time":
+        print(f"--max-minutes spent at step {run.step} of {run.config.train.steps}; checkpoint saved "
+              f"(continue with: unnoise train --resume --out {out})")
+        return 0
+    print(f"trained {out} to step {run.step}: weights {out / 'model.safetensors'}, samples in {out / 'samples'}")
+    return 0
+
+
+def command_sample(arguments: argparse.Namespace) -> int:
+    run = api.load_run(arguments.run, device=arguments.device)
+    settings = run.settings(**sample_fields(arguments))
+    started = time.perf_counter()
+    images = run.sample(settings)
+    seconds = time.perf_counter() - started
+    out = save_grid(images, arguments.out or arguments.run / "samples.png")
+    print(f"wrote {out} ({settings.n} images, {run.objective.describe_sampling(settings)}, NFE {run.nfe(settings)} per image"
+          f"{request_summary(settings)}, {seconds:.1f} s)")
+    if arguments.images_dir:
+        save_images(images, arguments.images_dir)
+        print(f"wrote {settings.n} images to {arguments.images_dir}")
+    if arguments.trajectory:
+        save_png(run.sample_trajectory(settings.replace(n=4, batch_size=4)), arguments.trajectory)
+        print(f"wrote {arguments.trajectory}")
+    return 0
+
+
+def request_summary(settings) -> str:
+    """What a conditional run was asked, as it ran: an empty prompt is a request for the empty caption."""
+    if not settings.asks:
+        return ""
+    asked = f"attrs {settings.attrs!r}" if settings.attrs is not None else f"prompt {settings.prompt!r}"
+    away = f" away from {settings.negative_prompt!r}" if settings.negative_prompt is not None else ""
+    doubled = " on a doubled batch" if settings.guidance not in (0, 1) else ""
+    return f", asked {asked} with guidance {settings.guidance:g}{away}{doubled}"
+
+
+def command_noise(arguments: argparse.Namespace) -> int:
+    strip = noising_strip(arguments.image, arguments.timesteps, arguments.schedule, arguments.num_timesteps, arguments.size,
+                          arguments.seed)
+    print(f"wrote {save_png(strip, arguments.out)}")
+    return 0
+
+
+def command_demo(arguments: argparse.Namespace) -> int:
+    pictures = demo(arguments.out, progress=not arguments.quiet)
+    print("demo done. Look at:")
+    for name, path in pictures.items():
+        print(f"  {name:<11} {path}")
+    return 0
+
+
+def command_fid_stats(arguments: argparse.Namespace) -> int:
+    reference = fid_stats(
+        arguments.data, arguments.out, image_size=arguments.size, split=arguments.split, n=arguments.n,
+        device=arguments.device, progress=not arguments.quiet,
+    )
+    print(f"wrote {arguments.out}: statistics of {reference.n} images at {reference.image_size}x{reference.image_size}")
+    return 0
+
+
+def command_eval(arguments: argparse.Namespace) -> int:
+    if arguments.faithfulness:
+        return command_faithfulness(arguments)
+    if arguments.ref is None:
+        raise UserError("eval needs --ref STATS (from unnoise fid-stats), unless it measures --faithfulness")
+    result = api.evaluate(arguments.target, arguments.ref, device=arguments.device, progress=not arguments.quiet,
+                          **sample_fields(arguments))
+    print(json.dumps(result))
+    return 0
+
+
+def command_faithfulness(arguments: argparse.Namespace) -> int:
+    if arguments.classifier is None:
+        raise UserError("--faithfulness needs --classifier DIR (make one with unnoise train-classifier)")
+    run = api.load_run(arguments.target, device=arguments.device)
+    result = faithfulness(run, arguments.classifier, scales=arguments.guidance_scales, requests=arguments.requests,
+                          per_request=arguments.per_request, reference=arguments.ref, progress=not arguments.quiet,
+                          **sample_fields(arguments))
+    written = write_faithfulness(result, arguments.out or arguments.target / "faithfulness", run.config.data.image_size)
+    print(markdown_table(result), end="")
+    print("wrote " + ", ".join(str(path) for path in written.values()))
+    return 0
+
+
+def command_compare(arguments: argparse.Namespace) -> int:
+    rows, grids = compare(arguments.runs, arguments.ref, device=arguments.device, progress=not arguments.quiet,
+                          **sample_fields(arguments))
+    written = write_comparison(rows, grids, arguments.out)
+    print(comparison_table(rows), end="")
+    print("wrote " + ", ".join(str(path) for path in written.values()))
+    return 0
+
+
+def command_serve(arguments: argparse.Namespace) -> int:
+    from ..web import Limits, serve
+
+    limits = Limits(max_images=arguments.max_images, max_steps=arguments.max_steps, queue_size=arguments.queue_size)
+    serve(arguments.run, arguments.host, arguments.port, limits, arguments.device)
+    return 0
+
+
+def command_train_classifier(arguments: argparse.Namespace) -> int:
+    dataset = open_dataset(arguments.data, arguments.size, arguments.split, progress=not arguments.quiet)
+    classifier = train_classifier(dataset, arguments.steps, arguments.batch_size, arguments.lr, arguments.width,
+                                  arguments.seed, resolve_device(arguments.device), progress=not arguments.quiet)
+    classifier.save(arguments.out)
+    mean = sum(classifier.accuracy.values()) / len(classifier.accuracy)
+    print(f"wrote {arguments.out}: {len(classifier.accuracy)} attributes, mean validation accuracy {mean:.3f}")
+    return 0
+
+
+COMMANDS = {"train": command_train, "sample": command_sample, "noise": command_noise, "demo": command_demo,
+            "fid-stats": command_fid_stats, "eval": command_eval, "compare": command_compare,
+            "serve": command_serve, "train-classifier": command_train_classifier}
+
+
+def configure_logging() -> None:
+    """Warnings as 'unnoise: warning: ...', information as plain lines, both on stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(LevelFormatter())
+    logger = logging.getLogger("unnoise")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+class LevelFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        return f"unnoise: warning: {message}" if record.levelno >= logging.WARNING else message
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    configure_logging()
+    try:
+        arguments = build_parser().parse_args(attach_dashed_values(sys.argv[1:] if argv is None else argv))
+        return COMMANDS[arguments.command](arguments)
+    except UserError as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        print(f"unnoise: error: {as_flags(message, error.settings).removeprefix('unnoise: ')}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("unnoise: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

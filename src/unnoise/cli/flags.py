@@ -1,0 +1,119 @@
+"""Flags and settings: the one place that knows how a setting is spelled on the command line.
+
+Lower layers raise UserError naming settings as the Python API spells them (`negative_prompt`,
+`data.image_size`); `as_flags` rewrites those names in a message into this CLI's flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import re
+from typing import Any, Sequence
+
+from ..config import DERIVED_FIELDS, SECTIONS
+from ..diffusion.grids import SPACINGS
+from ..diffusion.guidance import DEFAULT_GUIDANCE
+from ..diffusion.samplers import SAMPLERS, VARIANCES
+from ..sampling.settings import SampleSettings
+
+# Where a setting's own name would make too vague a flag.
+FLAG_NAMES = {"condition.kind": "--condition", "model.family": "--model", "data.source": "--data"}
+# Flags whose values may start with "-": attribute requests (-Male) and free text (a prompt like "-glasses").
+FLAGS_TAKING_DASHED_VALUES = {"--attrs", "--request", "--prompt", "--negative-prompt"}
+
+
+def flag_of(setting: str) -> str:
+    """'data.image_size' -> '--image-size', 'negative_prompt' -> '--negative-prompt', 'model.family' -> '--model'."""
+    return FLAG_NAMES.get(setting, "--" + setting.rsplit(".", 1)[-1].replace("_", "-"))
+
+
+def as_flags(message: str, settings: Sequence[str]) -> str:
+    """The message with each named setting written as its flag (whole names only, longest first)."""
+    for setting in sorted(settings, key=len, reverse=True):
+        message = re.sub(rf"(?<![\w.\-]){re.escape(setting)}(?![\w\-])", flag_of(setting), message)
+    return message
+
+
+def int_tuple(text: str) -> tuple[int, ...]:
+    """'1,2,2' -> (1, 2, 2); '' or 'none' -> ()."""
+    if text.strip().lower() in ("", "none"):
+        return ()
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 1,2,2, got {text!r}") from None
+
+
+def float_tuple(text: str) -> tuple[float, ...]:
+    """'0,1,3' -> (0.0, 1.0, 3.0)."""
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers like 0,1,3, got {text!r}") from None
+    if not all(math.isfinite(value) for value in values):
+        raise argparse.ArgumentTypeError(f"expected finite numbers, got {text!r}")
+    return values
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One --flag per config field (e.g. --batch-size, --channel-mult), each overriding the preset."""
+    for section_name, section_type in SECTIONS.items():
+        group = parser.add_argument_group(f"{section_name} settings (override the preset)")
+        for field in dataclasses.fields(section_type):
+            setting = f"{section_name}.{field.name}"
+            if setting in DERIVED_FIELDS:
+                continue
+            default = getattr(section_type(), field.name)
+            options: dict[str, Any] = {"dest": setting, "default": argparse.SUPPRESS}
+            if isinstance(default, bool):
+                options["action"] = argparse.BooleanOptionalAction
+            elif isinstance(default, tuple):
+                options.update(type=int_tuple, metavar="N,N,...")
+            else:
+                options.update(type=type(default), metavar=field.name.upper())
+            group.add_argument(flag_of(setting), **options)
+
+
+def config_overrides(arguments: argparse.Namespace) -> dict[str, Any]:
+    """{"section.field": value} for every config flag given."""
+    return {key: value for key, value in vars(arguments).items() if "." in key}
+
+
+def add_sample_flags(parser: argparse.ArgumentParser, n: int | None = 64, requests: bool = True, steps_help: str = "") -> None:
+    """The flags of SampleSettings: what to draw, with which solver on which grid, and (conditional runs) what to ask."""
+    parser.add_argument("--n", type=int, default=n, help=f"number of images (default {n if n else 'the reference n'})")
+    parser.add_argument("--seed", type=int, default=0, help="image k of a seed is the same at any --n and --batch-size")
+    parser.add_argument("--batch-size", type=int, default=64, help="images per network call (memory, not results)")
+    parser.add_argument("--sampler", default=None, choices=SAMPLERS, help="solver (default ddpm)")
+    parser.add_argument("--steps", type=int, default=None, help=steps_help or "solver steps (default: all T); NFE is printed")
+    parser.add_argument("--spacing", choices=SPACINGS, default=None, help="grid of noise levels (default karras for euler/heun, else uniform)")
+    parser.add_argument("--rho", type=float, default=None, help="karras spacing exponent (default 7)")
+    parser.add_argument("--eta", type=float, default=None, help="ddim: 0 deterministic, 1 = ddpm")
+    parser.add_argument("--variance", choices=VARIANCES, default=None, help="ddpm: posterior variance")
+    if requests:
+        parser.add_argument("--attrs", help="runs trained with --condition attributes: e.g. Smiling,Eyeglasses,-Male")
+        parser.add_argument("--prompt", help='runs trained with --condition text: e.g. "a smiling woman with blond hair"')
+        parser.add_argument("--negative-prompt", help="guide away from this prompt instead of from no prompt")
+        parser.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE,
+                            help=f"classifier-free guidance scale w: 1 = conditional model alone, larger = more faithful "
+                                 f"(default {DEFAULT_GUIDANCE})")
+
+
+def sample_fields(arguments: argparse.Namespace) -> dict[str, Any]:
+    """The SampleSettings fields the flags set away from their defaults: what the user asked for, and nothing else."""
+    defaults = SampleSettings()
+    return {field.name: getattr(arguments, field.name) for field in dataclasses.fields(SampleSettings)
+            if getattr(arguments, field.name, None) is not None and getattr(arguments, field.name) != getattr(defaults, field.name)}
+
+
+def attach_dashed_values(argv: Sequence[str]) -> list[str]:
+    """['--attrs', '-Male,Smiling'] -> ['--attrs=-Male,Smiling']: argparse would take '-Male' for a flag."""
+    joined: list[str] = []
+    for argument in argv:
+        if joined and joined[-1] in FLAGS_TAKING_DASHED_VALUES and argument.startswith("-") and not argument.startswith("--"):
+            joined[-1] = f"{joined[-1]}={argument}"
+        else:
+            joined.append(argument)
+    return joined

@@ -1,0 +1,115 @@
+"""The argument parser: one subcommand per workflow; flags of settings come from flags.py."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..config import PRESETS
+from ..errors import UserError
+from ..metrics.faithfulness import DEFAULT_SCALES
+from .flags import add_config_flags, add_sample_flags, float_tuple, int_tuple
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line on stderr and exit code 2, like every other user error."""
+
+    def error(self, message: str):  # noqa: D401 - argparse's hook
+        raise UserError(f"{self.prog}: {message}")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="unnoise", description="Train denoising diffusion models on images and generate new ones.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    train = commands.add_parser("train", help="train a model (or --resume one)")
+    train.add_argument("--data", dest="data.source", default=argparse.SUPPRESS,
+                       help="builtin | celeba:PATH | folder:PATH (default: the preset's)")
+    train.add_argument("--preset", default=None, choices=list(PRESETS), help="starting settings (default: demo)")
+    train.add_argument("--out", help="run folder (default: runs/PRESET)")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    train.add_argument("--quiet", action="store_true", help="no progress output")
+    add_config_flags(train)
+
+    sample = commands.add_parser("sample", help="generate images from a trained run")
+    sample.add_argument("run", type=Path, help="run folder")
+    sample.add_argument("--out", type=Path, help="grid PNG (default: RUN/samples.png)")
+    add_sample_flags(sample)
+    sample.add_argument("--images-dir", type=Path, help="also write one PNG per image here")
+    sample.add_argument("--trajectory", type=Path, help="also write a strip of x_t along the chain for 4 samples")
+    sample.add_argument("--device", default="auto")
+
+    noise = commands.add_parser("noise", help="picture the forward process: an image becoming noise")
+    noise.add_argument("image", type=Path)
+    noise.add_argument("--out", type=Path, default=Path("noising.png"))
+    noise.add_argument("--timesteps", type=int_tuple, default=(0, 50, 100, 200, 400, 700, 999))
+    noise.add_argument("--schedule", default="linear")
+    noise.add_argument("--num-timesteps", type=int, default=1000, help="T of the schedule")
+    noise.add_argument("--size", type=int, default=64)
+    noise.add_argument("--seed", type=int, default=0)
+
+    demo = commands.add_parser("demo", help="train preset demo on built-in faces, then sample and draw")
+    demo.add_argument("--out", type=Path, default=Path("runs/demo"))
+    demo.add_argument("--quiet", action="store_true")
+    add_evaluation_parsers(commands)
+    return parser
+
+
+def add_evaluation_parsers(commands) -> None:
+    fid_stats = commands.add_parser("fid-stats", help="compute FID reference statistics of a data set")
+    fid_stats.add_argument("data", help="builtin | celeba:PATH | folder:PATH, read as for training")
+    fid_stats.add_argument("--size", type=int, default=64, help="image size, as the model trained on it (default 64)")
+    fid_stats.add_argument("--out", type=Path, required=True, help="statistics file to write (.npz)")
+    fid_stats.add_argument("--split", default="train", help="train | valid | test | all (default train)")
+    fid_stats.add_argument("--n", type=int, default=None, help="use the first N images (default: all)")
+    fid_stats.add_argument("--device", default="auto")
+    fid_stats.add_argument("--quiet", action="store_true", help="no progress output")
+
+    evaluate = commands.add_parser("eval", help="FID and KID of a run's samples or a folder of images, as one JSON line")
+    evaluate.add_argument("target", type=Path, help="run folder, or a folder of images at the reference's size")
+    evaluate.add_argument("--ref", type=Path, help="statistics file from unnoise fid-stats (required, except with --faithfulness)")
+    add_sample_flags(evaluate, n=None, requests=False)
+    evaluate.add_argument("--device", default="auto")
+    evaluate.add_argument("--quiet", action="store_true", help="no progress output")
+    faithful = evaluate.add_argument_group("faithfulness of a conditional run (with --faithfulness)")
+    faithful.add_argument("--faithfulness", action="store_true",
+                          help="for each guidance scale: how often the requested attributes appear (and FID with --ref); "
+                               "samples with --steps, default 50 here")
+    faithful.add_argument("--classifier", type=Path, help="folder from unnoise train-classifier, the judge")
+    faithful.add_argument("--guidance-scales", type=float_tuple, default=DEFAULT_SCALES, metavar="W,W,...",
+                          help="default " + ",".join(f"{scale:g}" for scale in DEFAULT_SCALES))
+    faithful.add_argument("--request", action="append", dest="requests", metavar="ATTRS",
+                          help="an attribute request like Smiling,-Male (repeat it; default: a fixed set)")
+    faithful.add_argument("--per-request", type=int, default=16, help="images per request and scale (default 16)")
+    faithful.add_argument("--out", type=Path, help="folder for the table, curves and grids (default RUN/faithfulness)")
+
+    versus = commands.add_parser("compare", help="runs of any model (diffusion, vae, gan) side by side: a table and a figure")
+    versus.add_argument("runs", type=Path, nargs="+", help="run folders")
+    versus.add_argument("--ref", type=Path, required=True, help="statistics file from unnoise fid-stats, at the runs' size")
+    add_sample_flags(versus, n=None, requests=False, steps_help="diffusion runs' solver steps (default 50)")
+    versus.add_argument("--out", type=Path, default=Path("comparison"),
+                        help="writes OUT.md, OUT.json and OUT.png (default ./comparison)")
+    versus.add_argument("--device", default="auto")
+    versus.add_argument("--quiet", action="store_true", help="no progress output")
+
+    page = commands.add_parser("serve", help="a web page to generate images from a run, step by step (needs the web extra)")
+    page.add_argument("run", type=Path, help="run folder")
+    page.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    page.add_argument("--port", type=int, default=7860)
+    page.add_argument("--max-images", type=int, default=16, help="most images one request may ask for (default 16)")
+    page.add_argument("--max-steps", type=int, default=250, help="most sampling steps one request may ask for (default 250)")
+    page.add_argument("--queue-size", type=int, default=8, help="requests that may wait; more get 'try again' (default 8)")
+    page.add_argument("--device", default="auto")
+
+    classifier = commands.add_parser("train-classifier", help="train the attribute classifier that judges faithfulness")
+    classifier.add_argument("--data", required=True, help="builtin | celeba:PATH, as the runs it will judge")
+    classifier.add_argument("--size", type=int, default=32, help="image size, as the runs it will judge (default 32)")
+    classifier.add_argument("--out", type=Path, required=True, help="folder to write the classifier to")
+    classifier.add_argument("--split", default="train", help="train | valid | test | all (default train)")
+    classifier.add_argument("--steps", type=int, default=1500)
+    classifier.add_argument("--batch-size", type=int, default=64)
+    classifier.add_argument("--lr", type=float, default=2e-3)
+    classifier.add_argument("--width", type=int, default=32, help="channels of the first layer")
+    classifier.add_argument("--seed", type=int, default=0)
+    classifier.add_argument("--device", default="auto")
+    classifier.add_argument("--quiet", action="store_true", help="no progress output")

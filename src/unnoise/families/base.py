@@ -1,0 +1,116 @@
+"""The interface every model family (diffusion, VAE, GAN) offers the trainer and a run: one object, no branching on names.
+
+An Objective says what it draws per training image, its loss on a micro-batch, its optimizer settings and
+whether it trains across processes; and how its network turns SampleSettings into images, at what NFE.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from ..errors import UserError
+from ..sampling.generation import generate_from_prior
+from ..sampling.settings import SampleSettings
+
+if TYPE_CHECKING:  # the trainer is a higher layer; objectives only call the methods it offers them
+    from ..train.trainer import Trainer
+
+
+class Objective:
+    """Base: a single-update objective (one loss, one optimizer step per training step)."""
+
+    name = ""
+    network_name = ""  # for the summary line: "U-Net", "VAE", ...
+    adam_betas: tuple[float, float] = (0.9, 0.999)
+    scales_out = True  # trains under torchrun, with accumulation, compile and fp16
+    draws_in_one_pass = False  # samples without a solver: takes no sampler, steps or request
+
+    def __init__(self, config) -> None:
+        self.config = config
+        self.image_shape = (3, config.data.image_size, config.data.image_size)
+
+    # --- training ---
+
+    def training_draws(self, generator: torch.Generator, count: int, device: torch.device) -> dict[str, torch.Tensor]:
+        """The randomness of one global batch beside the images (timesteps, noise, latents), row i for image i."""
+        return {}
+
+    def loss(self, network: nn.Module, x0: torch.Tensor, draws: dict[str, torch.Tensor], condition: Any) -> torch.Tensor:
+        """The mean loss of a micro-batch x0 (B, C, H, W) in [-1, 1] with its slice of the draws."""
+        raise NotImplementedError
+
+    def train_step(self, trainer: "Trainer") -> torch.Tensor:
+        """One optimizer step on the loss over the accumulation steps; returns the step's loss (a device scalar)."""
+        trainer.optimizer.zero_grad(set_to_none=True)
+        step_loss = torch.zeros((), device=trainer.device)
+        accum = trainer.config.train.accum
+        for micro, (x0, draws, condition) in enumerate(trainer.micro_batches()):
+            # Gradients are averaged across ranks once per step, on the last accumulation step.
+            last = micro == accum - 1
+            synced = contextlib.nullcontext() if last or trainer.ddp is None else trainer.ddp.no_sync()
+            with synced:
+                with trainer.autocast():
+                    loss = self.loss(trainer.network, x0, draws, condition) / accum
+                trainer.scaler.scale(loss).backward()
+            step_loss += loss.detach()
+        trainer.apply_gradients()
+        return step_loss
+
+    # --- sampling ---
+
+    def check_sampling(self, settings: SampleSettings, on_step) -> None:
+        """Refuse settings this family cannot use (UserError naming them)."""
+
+    def generate(self, model: nn.Module, settings: SampleSettings, on_step=None, condition=None) -> torch.Tensor:
+        """settings.n images (n, C, H, W) uint8; `condition` (one row per image) overrides the settings' request."""
+        raise NotImplementedError
+
+    def preview(self, model: nn.Module, condition=None) -> torch.Tensor:
+        """The grid of images written while training (train.sample_count of them, seeded by train.seed)."""
+        train = self.config.train
+        return self.generate(model, SampleSettings(n=train.sample_count, seed=train.seed), condition=condition)
+
+    def solver_steps(self, settings: SampleSettings) -> int:
+        """Steps from noise to image (the calls on_step sees)."""
+        return 1
+
+    def nfe(self, settings: SampleSettings) -> int:
+        """Network evaluations per image."""
+        return 1
+
+    def noise_level_label(self, sigma: float) -> str:
+        return f"sigma={sigma:.3g}"
+
+    def sampling_network(self, model: nn.Module) -> nn.Module:
+        """The part of the model that makes images (what sampling costs)."""
+        return model
+
+    def describe_sampling(self, settings: SampleSettings) -> str:
+        return f"{self.network_name}, one network pass"
+
+
+class OnePassObjective(Objective):
+    """A family that draws an image in one pass of a network from z ~ N(0, I) (VAE, GAN)."""
+
+    scales_out = False
+    draws_in_one_pass = True
+
+    def check_sampling(self, settings: SampleSettings, on_step) -> None:
+        given = settings.sampling_options_given() + (["intermediate steps"] if on_step is not None else [])
+        if given:
+            raise UserError(f"a {self.network_name} run draws in one network pass, so {', '.join(given)} do not apply",
+                            settings=tuple(name for name in given if name != "intermediate steps"))
+
+    def generate(self, model: nn.Module, settings: SampleSettings, on_step=None, condition=None) -> torch.Tensor:
+        self.check_sampling(settings, on_step)
+        return generate_from_prior(model, settings)
+
+    def training_draws(self, generator: torch.Generator, count: int, device: torch.device) -> dict[str, torch.Tensor]:
+        latent = self.config.model.latent_dim
+        return {name: torch.randn((count, latent), generator=generator, device=device) for name in self.latent_draws}
+
+    latent_draws: tuple[str, ...] = ("z",)

@@ -1,0 +1,82 @@
+"""From what a user asks for ("Smiling,Eyeglasses,-Male", "a smiling woman") to the Condition a network reads."""
+
+from __future__ import annotations
+
+import torch
+
+from ..config import ConditionConfig
+from ..errors import UserError
+from ..models.conditioning import ABSENT, PRESENT, UNKNOWN, Condition
+
+
+def split_request(request: str | list[str]) -> dict[str, bool]:
+    """'Smiling,-Male' (or ['Smiling', '-Male']) -> {'Smiling': True, 'Male': False}, names unchecked."""
+    parts = request.split(",") if isinstance(request, str) else list(request)
+    return {part.lstrip("+-"): not part.startswith("-") for part in (part.strip() for part in parts) if part}
+
+
+def parse_attribute_request(request: str | list[str] | dict[str, bool], valid: tuple[str, ...]) -> dict[str, bool]:
+    """'Smiling,Eyeglasses,-Male' (or a list of those names, or {name: bool}) -> {name: wanted}; names are checked."""
+    wanted = dict(request) if isinstance(request, dict) else split_request(request)
+    unknown = [name for name in wanted if name not in valid]
+    if unknown:
+        raise UserError(f"attrs names an unknown attribute {unknown[0]!r}; this run knows: {', '.join(valid)} "
+                        "(prefix - to ask for its absence)", settings=("attrs",))
+    if not wanted:
+        raise UserError("attrs names no attribute; e.g. Smiling,-Eyeglasses", settings=("attrs",))
+    return wanted
+
+
+def attribute_vector(wanted: dict[str, bool], names: tuple[str, ...]) -> torch.Tensor:
+    """{name: wanted} -> (A,) with +1 wanted, -1 unwanted and 0 for attributes not mentioned."""
+    return torch.tensor([(PRESENT if wanted[name] else ABSENT) if name in wanted else UNKNOWN for name in names])
+
+
+def request_condition(config: ConditionConfig, count: int, device: torch.device, attrs=None, prompt: str | None = None,
+                      negative_prompt: str | None = None) -> tuple[Condition | None, Condition | None]:
+    """(condition, baseline) for count images of one request: baseline is the negative prompt, or None for the null one.
+
+    A run trained on captions also takes attrs, asked as the caption that names them ("a photo of a smiling woman").
+    Raises UserError naming the setting for a request the run cannot take.
+    """
+    kind = config.kind
+    if attrs is None and prompt is None:
+        if negative_prompt is not None:
+            raise UserError("negative_prompt needs a prompt", settings=("negative_prompt", "prompt"))
+        return None, None
+    if kind == "none":
+        raise UserError("this run was trained without a condition, so it takes no attrs or prompt", settings=("attrs", "prompt"))
+    if kind == "attributes":
+        if prompt is not None or negative_prompt is not None:
+            raise UserError("this run was trained on attributes: ask with attrs, e.g. Smiling,-Male", settings=("attrs",))
+        vector = attribute_vector(parse_attribute_request(attrs, config.attribute_names), config.attribute_names)
+        null = torch.zeros(count, dtype=torch.bool, device=device)
+        return Condition(null, attributes=vector.to(device).expand(count, -1).clone()), None
+    if attrs is not None:
+        if prompt is not None:
+            raise UserError("ask with attrs or with prompt, not both", settings=("attrs", "prompt"))
+        prompt = caption_of_request(parse_attribute_request(attrs, config.attribute_names))
+    condition = prompt_condition(prompt, count, config.max_tokens, device)
+    baseline = prompt_condition(negative_prompt, count, config.max_tokens, device) if negative_prompt is not None else None
+    return condition, baseline
+
+
+def caption_of_request(wanted: dict[str, bool]) -> str:
+    """An attribute request as the caption a text run was trained on; only present attributes (and -Male) can be said."""
+    from ..text.captions import request_caption
+
+    try:
+        return request_caption(wanted)
+    except ValueError as error:
+        raise UserError(f"{error}: a run trained on captions can be asked for attributes that are present (and -Male)",
+                        settings=("attrs",)) from None
+
+
+def prompt_condition(prompt: str, count: int, max_tokens: int, device: torch.device) -> Condition:
+    """A prompt through the frozen text encoder (the text extra), once, as a Condition of count rows."""
+    from ..text import load_text_encoder
+
+    embedded = load_text_encoder("cpu").encode([prompt], max_tokens).to(device)
+    rows = [0] * count
+    null = torch.zeros(count, dtype=torch.bool, device=device)
+    return Condition(null, tokens=embedded.tokens[rows], token_mask=embedded.mask[rows], pooled=embedded.pooled[rows])

@@ -1,0 +1,110 @@
+"""SampleSettings: everything that decides which images a run draws, in one object, validated once.
+
+The CLI, Run.sample, evaluation, faithfulness, compare and the web page all speak it. Errors name the setting
+(`eta`, `negative_prompt`), never a flag: the CLI turns names into flags, the page into its fields.
+
+    import unnoise
+    run = unnoise.load_run("runs/celeba32")
+    images = run.sample(unnoise.SampleSettings(n=16, sampler="dpmpp_2m", steps=20, seed=3))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ..diffusion.grids import DEFAULT_RHO, SPACINGS
+from ..diffusion.guidance import DEFAULT_GUIDANCE
+from ..diffusion.samplers import SOLVERS, VARIANCES
+from ..errors import check
+
+AttributeRequest = str | list[str] | tuple[str, ...] | dict[str, bool]
+SOLVER_OPTIONS = ("eta", "variance")  # options of one solver each; `spacing` and `rho` shape the grid of any solver
+
+
+@dataclass(frozen=True)
+class SampleSettings:
+    """How to draw images from a run. None means "the run's default" (see each field).
+
+    n: images to draw. seed: image k of seed s is the same whatever n, batch_size or device count (each image
+    draws from its own generator, seeded by (s, k)). batch_size: images per network call (memory, not results).
+    sampler: ddpm | ddim | dpmpp_2m | dpmpp_2m_sde | euler | heun (None: ddpm for diffusion runs; VAE and GAN runs
+    take none). steps: solver steps K, the same meaning for every sampler (None: all T timesteps); NFE = K, or
+    2K - 1 for heun. spacing: the grid of noise levels, uniform | quadratic | trailing | karras (None: karras for
+    euler and heun, else uniform). rho: karras spacing's exponent (default 7). eta: ddim's noise (0 deterministic,
+    1 is ddpm). variance: ddpm's step variance, beta_tilde | beta. attrs / prompt / negative_prompt: what a
+    conditional run is asked for; guidance: the classifier-free guidance scale w (1: the conditional model alone).
+    """
+
+    n: int = 16
+    seed: int = 0
+    batch_size: int = 64
+    sampler: str | None = None
+    steps: int | None = None
+    spacing: str | None = None
+    rho: float | None = None
+    eta: float | None = None
+    variance: str | None = None
+    attrs: AttributeRequest | None = None
+    prompt: str | None = None
+    negative_prompt: str | None = None
+    guidance: float = DEFAULT_GUIDANCE
+
+    def replace(self, **changes: Any) -> "SampleSettings":
+        return dataclasses.replace(self, **changes)
+
+    def validate(self) -> "SampleSettings":
+        """Check every value that does not depend on the run; returns self. Raises UserError naming the setting."""
+        check(isinstance(self.n, int) and self.n >= 1, f"n must be at least 1, got {self.n}", "n")
+        check(isinstance(self.batch_size, int) and self.batch_size >= 1, f"batch_size must be at least 1, got {self.batch_size}",
+              "batch_size")
+        check(isinstance(self.seed, int) and 0 <= self.seed < 2**63, f"seed must be an integer in [0, 2^63), got {self.seed}", "seed")
+        check(self.sampler is None or self.sampler in SOLVERS,
+              f"sampler must be one of {', '.join(SOLVERS)}, got {self.sampler!r}", "sampler")
+        check(self.steps is None or (isinstance(self.steps, int) and self.steps >= 1), f"steps must be at least 1, got {self.steps}",
+              "steps")
+        check(self.spacing is None or self.spacing in SPACINGS, f"spacing must be one of {', '.join(SPACINGS)}, got {self.spacing!r}",
+              "spacing")
+        check(self.rho is None or (math.isfinite(self.rho) and self.rho > 0), f"rho must be a positive number, got {self.rho}", "rho")
+        check(self.rho is None or self.grid_spacing == "karras", "rho shapes only the karras spacing", "rho")
+        check(self.eta is None or (math.isfinite(self.eta) and self.eta >= 0), f"eta must be a number >= 0, got {self.eta}", "eta")
+        check(self.variance is None or self.variance in VARIANCES,
+              f"variance must be one of {', '.join(VARIANCES)}, got {self.variance!r}", "variance")
+        check(isinstance(self.guidance, (int, float)) and math.isfinite(self.guidance),
+              f"guidance must be a finite number, got {self.guidance}", "guidance")
+        check(self.negative_prompt is None or self.prompt is not None, "negative_prompt needs a prompt", "negative_prompt")
+        check(self.attrs is None or self.prompt is None, "ask with attrs or with prompt, not both", "attrs", "prompt")
+        solver = self.solver_name
+        for option in SOLVER_OPTIONS:
+            if getattr(self, option) is not None and option not in SOLVERS[solver].options:
+                takes = ", ".join(SOLVERS[solver].options) or "no solver options"
+                check(False, f"sampler {solver} does not take {option}; it takes {takes}", option)
+        return self
+
+    @property
+    def solver_name(self) -> str:
+        return self.sampler or "ddpm"
+
+    @property
+    def grid_spacing(self) -> str:
+        return self.spacing or SOLVERS[self.solver_name].default_spacing
+
+    @property
+    def grid_rho(self) -> float:
+        return DEFAULT_RHO if self.rho is None else self.rho
+
+    def solver_options(self) -> dict[str, Any]:
+        """The options given to the solver itself (eta, variance), those left at None omitted."""
+        return {option: getattr(self, option) for option in SOLVER_OPTIONS if getattr(self, option) is not None}
+
+    @property
+    def asks(self) -> bool:
+        """Whether a condition is requested (attrs or prompt; an empty prompt is a request for the empty caption)."""
+        return self.attrs is not None or self.prompt is not None
+
+    def sampling_options_given(self) -> list[str]:
+        """The diffusion-only settings given a value: what a one-pass model (VAE, GAN) cannot use."""
+        names = ("sampler", "steps", "spacing", "rho", "eta", "variance", "attrs", "prompt", "negative_prompt")
+        return [name for name in names if getattr(self, name) is not None]
