@@ -12,7 +12,7 @@ import unnoise
 from unnoise.models import build_model
 from unnoise.train.checkpoint import latest_checkpoint, load_checkpoint
 
-from test_cli import TINY_FLAGS
+from .cli.test_cli import TINY_FLAGS
 
 STEPS = 40
 

@@ -4,7 +4,8 @@ import pytest
 from PIL import Image
 
 import unnoise
-from unnoise.cli import attach_negative_values, main
+from unnoise.cli import main
+from unnoise.cli.flags import attach_dashed_values
 
 
 @pytest.fixture
@@ -15,9 +16,9 @@ def attribute_run(tiny, tmp_path):
 
 
 def test_a_request_may_start_with_an_absent_attribute():
-    assert attach_negative_values(["sample", "r", "--attrs", "-Male,Smiling", "--n", "2"]) == [
+    assert attach_dashed_values(["sample", "r", "--attrs", "-Male,Smiling", "--n", "2"]) == [
         "sample", "r", "--attrs=-Male,Smiling", "--n", "2"]
-    assert attach_negative_values(["--attrs", "--n"]) == ["--attrs", "--n"]  # a real flag stays a flag
+    assert attach_dashed_values(["--attrs", "--n"]) == ["--attrs", "--n"]  # a real flag stays a flag
 
 
 def test_sampling_with_attributes_writes_a_grid(attribute_run, tmp_path, capsys):
@@ -30,7 +31,7 @@ def test_sampling_with_attributes_writes_a_grid(attribute_run, tmp_path, capsys)
 @pytest.mark.parametrize("arguments,message", [
     (["--attrs", "Smiling,Bearded"], "unknown attribute 'Bearded'; this run knows: Smiling, Eyeglasses"),
     (["--prompt", "a smiling face"], "trained on attributes: ask with --attrs"),
-    (["--attrs", "Smiling", "--guidance", "nan"], "guidance scale must be a finite number"),
+    (["--attrs", "Smiling", "--guidance", "nan"], "--guidance must be a finite number"),
     (["--negative-prompt", "a hat"], "--negative-prompt needs a --prompt"),
 ])
 def test_bad_requests_are_one_line_errors(attribute_run, capsys, arguments, message):

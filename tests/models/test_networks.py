@@ -38,7 +38,7 @@ def test_networks_map_images_to_images_of_the_same_shape(size, changes):
 def test_image_size_must_fit_the_levels():
     with pytest.raises(UserError, match="divisible by 4"):
         build_model(config(channel_mult=(1, 2, 2)), 30)
-    with pytest.raises(UserError, match="unknown architecture"):
+    with pytest.raises(UserError, match="model.architecture must be one of"):
         build_model(config(architecture="transformer"), 32)
 
 

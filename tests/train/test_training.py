@@ -5,7 +5,7 @@ import torch
 from safetensors.torch import load_file
 
 import unnoise
-from unnoise.train import trainer as trainer_module
+from unnoise.families import diffusion as diffusion_module
 from unnoise.train.checkpoint import latest_checkpoint, step_folders
 from unnoise.train.hooks import read_log
 from unnoise.train.trainer import LossNotFinite
@@ -54,7 +54,7 @@ def test_resume_refuses_changed_settings(tiny, tmp_path):
     unnoise.train(tiny(steps=4), out=tmp_path / "run", progress=False)
     changed = tiny(steps=8)
     changed.train.lr = 1e-2
-    with pytest.raises(unnoise.UserError, match="--lr"):
+    with pytest.raises(unnoise.UserError, match="differ from its config.json: train.lr"):
         unnoise.train(changed, out=tmp_path / "run", resume=True, progress=False)
     with pytest.raises(unnoise.UserError, match="already holds a run"):
         unnoise.train(tiny(steps=8), out=tmp_path / "run", progress=False)
@@ -62,14 +62,14 @@ def test_resume_refuses_changed_settings(tiny, tmp_path):
 
 def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny, tmp_path, monkeypatch):
     calls = {"n": 0}
-    real_loss = trainer_module.denoising_loss
+    real_loss = diffusion_module.denoising_loss
 
     def loss_that_breaks_at_step_6(*arguments, **keywords):
         calls["n"] += 1
         loss = real_loss(*arguments, **keywords)
         return loss * math.nan if calls["n"] == 6 else loss
 
-    monkeypatch.setattr(trainer_module, "denoising_loss", loss_that_breaks_at_step_6)
+    monkeypatch.setattr(diffusion_module, "denoising_loss", loss_that_breaks_at_step_6)
     with pytest.raises(LossNotFinite, match=r"steps 5-6.*step 4\) is kept"):
         unnoise.train(tiny(steps=20, checkpoint_every=4), out=tmp_path / "run", progress=False)
     assert [folder.name for folder in step_folders(tmp_path / "run")] == ["step_0000004"]

@@ -68,12 +68,12 @@ def test_generation_shows_intermediate_pictures_and_gives_a_png_to_download(clie
 
 
 @pytest.mark.parametrize("request_body, message", [
-    ({"n": 5}, "images must be between 1 and 4"),
+    ({"n": 5}, "n must be between 1 and 4"),
     ({"steps": 21}, "steps must be between 1 and 20"),
     ({"steps": "many"}, "steps must be an integer"),
     ({"sampler": "magic"}, "sampler must be one of"),
     ({"guidance": 1e9}, "guidance must be between 0 and 20"),
-    ({"seed": -1}, "seed must be a non-negative integer"),
+    ({"seed": -1}, "seed must be an integer in [0, 2^63)"),
     ({"prompt": "a cat"}, "trained without a condition"),
     ({"colour": "red"}, "unknown fields: colour"),
     ([1, 2], "must be a JSON object"),

@@ -7,7 +7,7 @@ whether it trains across processes; and how its network turns SampleSettings int
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
@@ -15,9 +15,6 @@ from torch import nn
 from ..errors import UserError
 from ..sampling.generation import generate_from_prior
 from ..sampling.settings import SampleSettings
-
-if TYPE_CHECKING:  # the trainer is a higher layer; objectives only call the methods it offers them
-    from ..train.trainer import Trainer
 
 
 class Objective:
@@ -43,8 +40,12 @@ class Objective:
         """The mean loss of a micro-batch x0 (B, C, H, W) in [-1, 1] with its slice of the draws."""
         raise NotImplementedError
 
-    def train_step(self, trainer: "Trainer") -> torch.Tensor:
-        """One optimizer step on the loss over the accumulation steps; returns the step's loss (a device scalar)."""
+    def train_step(self, trainer) -> torch.Tensor:
+        """One optimizer step on the loss over the accumulation steps; returns the step's loss (a device scalar).
+
+        `trainer` (train.trainer.Trainer, a higher layer) offers micro_batches(), autocast(), apply_gradients(), its
+        optimizer, scaler, network, ddp and config; an objective calls those and nothing else.
+        """
         trainer.optimizer.zero_grad(set_to_none=True)
         step_loss = torch.zeros((), device=trainer.device)
         accum = trainer.config.train.accum
@@ -90,7 +91,8 @@ class Objective:
         return model
 
     def describe_sampling(self, settings: SampleSettings) -> str:
-        return f"{self.network_name}, one network pass"
+        """How the settings draw, for a summary line (a one-pass family: its network's name)."""
+        return self.network_name
 
 
 class OnePassObjective(Objective):

@@ -39,10 +39,10 @@ def evaluate_run(
     images = run.sample(settings)
     seconds = time.perf_counter() - start
     result = evaluate_images(images, reference, run.device, progress)
-    described = {name: value for name, value in vars(settings).items()
-                 if value is not None and name not in ("n", "attrs", "prompt", "negative_prompt")}
-    return {**result, "nfe": run.nfe(settings), "seconds": seconds, "model": run.family, **described,
-            "steps": run.objective.solver_steps(settings)}
+    options = {name: value for name in ("spacing", "rho", "eta", "variance") if (value := getattr(settings, name)) is not None}
+    drawn = {"sampler": run.family, "steps": None} if run.objective.draws_in_one_pass else {
+        "sampler": settings.solver_name, "steps": run.objective.solver_steps(settings), **options}
+    return {**result, "nfe": run.nfe(settings), "seconds": seconds, **drawn}
 
 
 def check_same_size(run: Run, reference: ReferenceStatistics, advice: str) -> None:

@@ -74,7 +74,7 @@ class SampleSettings:
               f"variance must be one of {', '.join(VARIANCES)}, got {self.variance!r}", "variance")
         check(isinstance(self.guidance, (int, float)) and math.isfinite(self.guidance),
               f"guidance must be a finite number, got {self.guidance}", "guidance")
-        check(self.negative_prompt is None or self.prompt is not None, "negative_prompt needs a prompt", "negative_prompt")
+        check(self.negative_prompt is None or self.prompt is not None, "negative_prompt needs a prompt", "negative_prompt", "prompt")
         check(self.attrs is None or self.prompt is None, "ask with attrs or with prompt, not both", "attrs", "prompt")
         solver = self.solver_name
         for option in SOLVER_OPTIONS:
