@@ -33,11 +33,25 @@ def recipe_config(weighting: str = "uniform", scale_shift: bool = False, predict
     config = RunConfig(
         preset="ablation",
         data=DataConfig(source="builtin:1024", image_size=16),
-        model=ModelConfig(base_channels=16, channel_mult=(1, 2), blocks_per_level=1, attention_resolutions=(8,), dropout=0.0,
-                          scale_shift=scale_shift),
+        model=ModelConfig(
+            base_channels=16,
+            channel_mult=(1, 2),
+            blocks_per_level=1,
+            attention_resolutions=(8,),
+            dropout=0.0,
+            scale_shift=scale_shift,
+        ),
         diffusion=DiffusionConfig(timesteps=100, weighting=weighting, prediction=prediction),
-        train=TrainConfig(steps=300, batch_size=32, lr=3e-3, warmup_steps=20, ema_decay=0.95, checkpoint_every=0, log_every=50,
-                          device="cpu"),
+        train=TrainConfig(
+            steps=300,
+            batch_size=32,
+            lr=3e-3,
+            warmup_steps=20,
+            ema_decay=0.95,
+            checkpoint_every=0,
+            log_every=50,
+            device="cpu",
+        ),
     )
     config.condition.kind = "attributes"
     return config
@@ -45,8 +59,13 @@ def recipe_config(weighting: str = "uniform", scale_shift: bool = False, predict
 
 def main() -> None:
     torch.manual_seed(0)
-    judge = train_classifier(open_dataset("builtin:1024", 16, progress=False), steps=150, batch_size=32, width=8, progress=False)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; 300 steps of 32 images, 16x16, guidance {SCALES}")
+    judge = train_classifier(
+        open_dataset("builtin:1024", 16, progress=False), steps=150, batch_size=32, width=8, progress=False
+    )
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; 300 steps of 32 images, 16x16, guidance "
+        f"{SCALES}"
+    )
     print("| recipe | " + " | ".join(f"w={w:g}" for w in SCALES) + " | seconds |")
     print("|---|" + "---|" * (len(SCALES) + 1))
     for name, settings in RECIPES.items():

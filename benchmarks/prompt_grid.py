@@ -1,6 +1,6 @@
 """A grid of prompts and their samples: one row per prompt, the prompt on the left (the README's picture).
 
-    python benchmarks/prompt_grid.py runs/celeba32-text --out docs/celeba32_prompts.png
+python benchmarks/prompt_grid.py runs/celeba32-text --out docs/celeba32_prompts.png
 """
 
 from __future__ import annotations
@@ -34,8 +34,10 @@ def main() -> None:
     run = unnoise.load_run(arguments.run)
     prompts = arguments.prompt or PROMPTS
     # Row i uses seed i, so a row can be redrawn alone with `unnoise sample RUN --prompt ... --seed i`.
-    rows = [run.sample(arguments.n, steps=arguments.steps, seed=index, prompt=prompt, guidance=arguments.guidance)
-            for index, prompt in enumerate(prompts)]
+    rows = [
+        run.sample(arguments.n, steps=arguments.steps, seed=index, prompt=prompt, guidance=arguments.guidance)
+        for index, prompt in enumerate(prompts)
+    ]
     grid = captioned_rows(rows, [f'"{prompt}"' for prompt in prompts], scale=display_scale(run.config.data.image_size))
     print(f"wrote {save_png(grid, arguments.out)}")
 

@@ -27,10 +27,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from diffusers_schedulers import SCHEDULERS, make_scheduler, sample_with_scheduler  # noqa: E402
 
 from unnoise import load_run  # noqa: E402
-from unnoise.diffusion.denoiser import Denoiser  # noqa: E402
-from unnoise.diffusion.samplers import count_nfe, run_sampler  # noqa: E402
+from unnoise.data.transforms import images_from_model_range  # noqa: E402
+from unnoise.diffusion.samplers import count_nfe  # noqa: E402
 from unnoise.metrics import evaluate_images, load_reference  # noqa: E402
-from unnoise.sampling.generation import images_from_model_range  # noqa: E402
+from unnoise.sampling.settings import SampleSettings  # noqa: E402
 from unnoise.viz import line_chart, save_png  # noqa: E402
 
 # (family, sampler, options): each family's best configuration at each NFE is what the plot shows.
@@ -59,12 +59,10 @@ def initial_noise(n: int, size: int, seed: int, device: torch.device) -> torch.T
 
 
 def draw_unnoise(run, x_T, sampler, steps, options, batch_size, seed):
-    images = []
-    generator = torch.Generator(device=x_T.device).manual_seed(seed + 1)
-    for batch in x_T.split(batch_size):
-        denoiser = Denoiser(run.model, run.schedule, run.config.diffusion.prediction)
-        images.append(images_from_model_range(run_sampler(sampler, denoiser, batch, steps, generator, **options)))
-    return torch.cat(images)
+    """len(x_T) images through Run.sample (per-image seeds: its own starting noise, not x_T's)."""
+    return run.sample(
+        SampleSettings(n=len(x_T), seed=seed, batch_size=batch_size, sampler=sampler, steps=steps, **options)
+    )
 
 
 def draw_diffusers(run, x_T, name, steps, spacing, batch_size, seed):
@@ -109,36 +107,63 @@ def main() -> None:
         images = make_images()
         seconds = time.perf_counter() - started
         metrics = evaluate_images(images, reference, device, progress=False)
-        row = {"family": family, "config": label, "nfe": nfe, "fid": metrics["fid"], "kid": metrics["kid"],
-               "n": metrics["n"], "ref_n": metrics["ref_n"], "sampling_s": seconds, "device": device_name}
+        row = {
+            "family": family,
+            "config": label,
+            "nfe": nfe,
+            "fid": metrics["fid"],
+            "kid": metrics["kid"],
+            "n": metrics["n"],
+            "ref_n": metrics["ref_n"],
+            "sampling_s": seconds,
+            "device": device_name,
+        }
         results.append(row)
         (arguments.out_dir / "samplers.json").write_text(json.dumps(results, indent=1))
         print(f"| {label} | {nfe} | {row['fid']:.2f} | {row['kid']:.4f} | {seconds:.1f} |", flush=True)
 
     print(f"run {arguments.run}, n = {arguments.n}, ref_n = {reference.n}, device {device}")
     print("| sampler | NFE | FID | KID | sampling s |\n|---|---|---|---|---|")
-    record("ddpm_1000", f"ddpm {arguments.baseline_steps} steps", arguments.baseline_steps,
-           lambda: draw_unnoise(run, x_T, "ddpm", arguments.baseline_steps, {}, arguments.batch_size, arguments.seed))
+    record(
+        "ddpm_1000",
+        f"ddpm {arguments.baseline_steps} steps",
+        arguments.baseline_steps,
+        lambda: draw_unnoise(run, x_T, "ddpm", arguments.baseline_steps, {}, arguments.batch_size, arguments.seed),
+    )
     for nfe in nfes:
         for family, sampler, options in UNNOISE_CONFIGS:
             steps = steps_for_nfe(sampler, nfe)
             label = " ".join([sampler, *(f"{key}={value}" for key, value in options.items())])
-            record(family, label, count_nfe(sampler, steps),
-                   lambda: draw_unnoise(run, x_T, sampler, steps, options, arguments.batch_size, arguments.seed))
+            record(
+                family,
+                label,
+                count_nfe(sampler, steps),
+                lambda: draw_unnoise(run, x_T, sampler, steps, options, arguments.batch_size, arguments.seed),
+            )
         if not arguments.no_diffusers:
             for name in SCHEDULERS:
                 for spacing in DIFFUSERS_SPACINGS:
                     label = f"{name} spacing={spacing or 'default'}"
-                    record(name, label, nfe,
-                           lambda: draw_diffusers(run, x_T, name, nfe, spacing, arguments.batch_size, arguments.seed))
+                    record(
+                        name,
+                        label,
+                        nfe,
+                        lambda: draw_diffusers(run, x_T, name, nfe, spacing, arguments.batch_size, arguments.seed),
+                    )
 
     report_targets(results, nfes)
     plot(results, arguments.out_dir / "samplers.png", arguments.n)
 
 
 def best(results, nfe, unnoise_side: bool) -> dict | None:
-    rows = [r for r in results if r["nfe"] <= nfe and r["nfe"] > nfe // 2 and r["family"] != "ddpm_1000"
-            and r["family"].startswith("diffusers") != unnoise_side]
+    rows = [
+        r
+        for r in results
+        if r["nfe"] <= nfe
+        and r["nfe"] > nfe // 2
+        and r["family"] != "ddpm_1000"
+        and r["family"].startswith("diffusers") != unnoise_side
+    ]
     return min(rows, key=lambda r: r["fid"]) if rows else None
 
 
@@ -150,7 +175,9 @@ def report_targets(results, nfes) -> None:
         line = f"NFE {nfe}: unnoise best {ours['config']} FID {ours['fid']:.2f}"
         if theirs:
             verdict = "meets" if ours["fid"] <= theirs["fid"] else "MISSES"
-            line += f" | diffusers best {theirs['config']} FID {theirs['fid']:.2f} | {verdict} 'no worse than diffusers'"
+            line += (
+                f" | diffusers best {theirs['config']} FID {theirs['fid']:.2f} | {verdict} 'no worse than diffusers'"
+            )
         if nfe == 20:
             ratio = ours["fid"] / baseline["fid"]
             line += f" | {ratio:.3f} x DDPM-{baseline['nfe']} ({'meets' if ratio <= 1.10 else 'MISSES'} 'within 10%')"
@@ -168,8 +195,9 @@ def plot(results, path: Path, n: int) -> None:
     baseline = next(r for r in results if r["family"] == "ddpm_1000")
     all_nfe = sorted({r["nfe"] for r in results if r["family"] != "ddpm_1000"})
     series[f"ddpm {baseline['nfe']}"] = ([all_nfe[0], all_nfe[-1]], [baseline["fid"], baseline["fid"]])
-    chart = line_chart(series, f"FID (n = {n}) against network evaluations; best spacing per sampler",
-                       x_label="NFE", log_x=True)
+    chart = line_chart(
+        series, f"FID (n = {n}) against network evaluations; best spacing per sampler", x_label="NFE", log_x=True
+    )
     save_png(chart, path)
     print(f"plot: {path}")
 

@@ -52,33 +52,44 @@ def measure_training(preset_name: str, batch_size: int | None, steps: int, devic
     synchronize(device)
     seconds = (time.perf_counter() - started) / steps
     batch = trainer.global_batch
-    return {"parameters_m": count_parameters(trainer.model) / 1e6, "batch": batch, "train_images_per_s": batch / seconds,
-            "train_step_s": seconds, "peak_memory_mb": peak_memory_mb(device)}
+    return {
+        "parameters_m": count_parameters(trainer.model) / 1e6,
+        "batch": batch,
+        "train_images_per_s": batch / seconds,
+        "train_step_s": seconds,
+        "peak_memory_mb": peak_memory_mb(device),
+    }
 
 
 @torch.no_grad()
 def measure_sampling(preset_name: str, batch_size: int | None, steps: int, device: str) -> dict:
     from unnoise.config import preset
     from unnoise.diffusion.denoiser import Denoiser
+    from unnoise.diffusion.grids import noise_level_grid
     from unnoise.diffusion.samplers import sample_ddpm
-    from unnoise.diffusion.schedules import make_schedule
+    from unnoise.diffusion.schedules import schedule_of
     from unnoise.models import build_model
 
     config = preset(preset_name)
     batch = batch_size or config.train.batch_size
     size = config.data.image_size
     model = build_model(config.model, size).to(device).eval()
-    schedule = make_schedule(config.diffusion.schedule, config.diffusion.timesteps)
+    schedule = schedule_of(config.diffusion)
     x = torch.randn(batch, 3, size, size, device=device)
     denoiser = Denoiser(model, schedule, config.diffusion.prediction)
-    sample_ddpm(denoiser, x, 2)  # warm-up
+    sample_ddpm(denoiser, x, noise_level_grid(schedule, 2))  # warm-up
     synchronize(device)
     started = time.perf_counter()
-    sample_ddpm(denoiser, x, steps)
+    sample_ddpm(denoiser, x, noise_level_grid(schedule, steps))
     synchronize(device)
     seconds_per_step = (time.perf_counter() - started) / steps
     rates = {f"sample_images_per_s_{k}_steps": batch / (k * seconds_per_step) for k in SAMPLING_STEP_COUNTS}
-    return {"sample_batch": batch, "sample_step_s": seconds_per_step, **rates, "sample_peak_memory_mb": peak_memory_mb(device)}
+    return {
+        "sample_batch": batch,
+        "sample_step_s": seconds_per_step,
+        **rates,
+        "sample_peak_memory_mb": peak_memory_mb(device),
+    }
 
 
 def synchronize(device: str) -> None:
@@ -93,8 +104,17 @@ def peak_memory_mb(device: str) -> float:
 
 
 def run_child(mode: str, preset_name: str, arguments: argparse.Namespace) -> dict:
-    command = [sys.executable, __file__, "--child", mode, preset_name, "--device", arguments.device,
-               "--steps", str(arguments.steps)]
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        mode,
+        preset_name,
+        "--device",
+        arguments.device,
+        "--steps",
+        str(arguments.steps),
+    ]
     if arguments.batch_size:
         command += ["--batch-size", str(arguments.batch_size)]
     result = subprocess.run(command, capture_output=True, text=True, check=True)
@@ -116,19 +136,33 @@ def main() -> None:
         print(json.dumps(measure(preset_name, arguments.batch_size, arguments.steps, arguments.device)))
         return
 
-    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
-          f"torch {torch.__version__}, device {arguments.device}")
-    header = ("preset", "params (M)", "batch", "train img/s", "train peak MB",
-              *(f"sample img/s @{k}" for k in SAMPLING_STEP_COUNTS), "sample peak MB")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+        f"torch {torch.__version__}, device {arguments.device}"
+    )
+    header = (
+        "preset",
+        "params (M)",
+        "batch",
+        "train img/s",
+        "train peak MB",
+        *(f"sample img/s @{k}" for k in SAMPLING_STEP_COUNTS),
+        "sample peak MB",
+    )
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for preset_name in arguments.presets:
         train = run_child("train", preset_name, arguments)
         sample = run_child("sample", preset_name, arguments)
-        cells = (preset_name, f"{train['parameters_m']:.2f}", str(train["batch"]), f"{train['train_images_per_s']:.1f}",
-                 f"{train['peak_memory_mb']:.0f}",
-                 *(f"{sample[f'sample_images_per_s_{k}_steps']:.3g}" for k in SAMPLING_STEP_COUNTS),
-                 f"{sample['sample_peak_memory_mb']:.0f}")
+        cells = (
+            preset_name,
+            f"{train['parameters_m']:.2f}",
+            str(train["batch"]),
+            f"{train['train_images_per_s']:.1f}",
+            f"{train['peak_memory_mb']:.0f}",
+            *(f"{sample[f'sample_images_per_s_{k}_steps']:.3g}" for k in SAMPLING_STEP_COUNTS),
+            f"{sample['sample_peak_memory_mb']:.0f}",
+        )
         print("| " + " | ".join(cells) + " |", flush=True)
 
 

@@ -19,8 +19,13 @@ from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 from train_throughput import BUILDERS, make_step
 
-CONVOLUTION_KERNELS = ("aten::mkldnn_convolution", "aten::convolution_backward", "aten::_nnpack_spatial_convolution",
-                       "aten::_slow_conv2d_forward", "aten::_slow_conv2d_backward")
+CONVOLUTION_KERNELS = (
+    "aten::mkldnn_convolution",
+    "aten::convolution_backward",
+    "aten::_nnpack_spatial_convolution",
+    "aten::_slow_conv2d_forward",
+    "aten::_slow_conv2d_backward",
+)
 
 
 def step_flops(model, batch: int, size: int) -> float:
@@ -38,9 +43,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3)
     arguments = parser.parse_args()
 
-    print(f"CPU, {torch.get_num_threads()} threads, torch {torch.__version__}, fp32, batch {arguments.batch_size}, "
-          f"{arguments.size}x{arguments.size}, {arguments.steps} profiled steps")
-    print("| model | GFLOP per step | step s | convolution s | rest s | convolution share | unnoise's bound (rest = 0) |")
+    print(
+        f"CPU, {torch.get_num_threads()} threads, torch {torch.__version__}, fp32, batch {arguments.batch_size}, "
+        f"{arguments.size}x{arguments.size}, {arguments.steps} profiled steps"
+    )
+    print(
+        "| model | GFLOP per step | step s | convolution s | rest s | convolution share | unnoise's bound (rest = 0) |"
+    )
     print("|---|---|---|---|---|---|---|")
     totals = {}
     for name in ("diffusers", "unnoise"):
@@ -55,11 +64,18 @@ def main() -> None:
                 step()
         events = profiler.key_averages()
         total = sum(event.self_cpu_time_total for event in events) / 1e6 / arguments.steps
-        convolution = sum(event.self_cpu_time_total for event in events if event.key in CONVOLUTION_KERNELS) / 1e6 / arguments.steps
+        convolution = (
+            sum(event.self_cpu_time_total for event in events if event.key in CONVOLUTION_KERNELS)
+            / 1e6
+            / arguments.steps
+        )
         totals[name] = total
         bound = f"{totals['diffusers'] / convolution:.2f}x" if name == "unnoise" else "-"
-        print(f"| {name} | {flops / 1e9:.1f} | {total:.2f} | {convolution:.2f} | {total - convolution:.2f} | "
-              f"{convolution / total:.0%} | {bound} |", flush=True)
+        print(
+            f"| {name} | {flops / 1e9:.1f} | {total:.2f} | {convolution:.2f} | {total - convolution:.2f} | "
+            f"{convolution / total:.0%} | {bound} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -44,12 +44,16 @@ def build_diffusers(size: int):
     resolutions = [size // 2**level for level in range(len(widths))]
     attention = [resolution in config["attention_resolutions"] for resolution in resolutions]
     model = UNet2DModel(
-        sample_size=size, in_channels=3, out_channels=3, layers_per_block=config["blocks_per_level"],
+        sample_size=size,
+        in_channels=3,
+        out_channels=3,
+        layers_per_block=config["blocks_per_level"],
         block_out_channels=widths,
         down_block_types=tuple("AttnDownBlock2D" if a else "DownBlock2D" for a in attention),
         up_block_types=tuple("AttnUpBlock2D" if a else "UpBlock2D" for a in reversed(attention)),
         attention_head_dim=max(widths),  # one head, as unnoise's default
-        norm_num_groups=32, dropout=0.0,
+        norm_num_groups=32,
+        dropout=0.0,
     )
 
     class Wrapped(torch.nn.Module):  # same call signature as unnoise's network
@@ -104,7 +108,9 @@ def images_per_second(step, batch: int, steps: int, device: str) -> float:
 def peak_memory_child(arguments) -> None:
     reset_peak_rss()  # the parent's high-water mark is not this measurement's
     name, size = arguments.child[0], int(arguments.child[1])
-    step = make_step(BUILDERS[name](size), arguments.batch_size, size, arguments.device, arguments.precision, arguments.compile)
+    step = make_step(
+        BUILDERS[name](size), arguments.batch_size, size, arguments.device, arguments.precision, arguments.compile
+    )
     for _ in range(arguments.steps):
         step()
     synchronize(arguments.device)
@@ -128,8 +134,21 @@ def peak_memory(name: str, size: int, arguments) -> float:
         del step
         torch.cuda.empty_cache()
         return peak
-    command = [sys.executable, __file__, "--child", name, str(size), "--device", arguments.device,
-               "--precision", arguments.precision, "--batch-size", str(arguments.batch_size), "--steps", "2"]
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        name,
+        str(size),
+        "--device",
+        arguments.device,
+        "--precision",
+        arguments.precision,
+        "--batch-size",
+        str(arguments.batch_size),
+        "--steps",
+        "2",
+    ]
     if arguments.compile:
         command.append("--compile")
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
@@ -154,30 +173,46 @@ def main() -> None:
 
     from unnoise.models import count_parameters
 
-    device_name = torch.cuda.get_device_name() if arguments.device.startswith("cuda") else platform.processor() or platform.machine()
-    print(f"device {arguments.device} ({device_name}), {torch.get_num_threads()} CPU threads, torch {torch.__version__}, "
-          f"precision {arguments.precision}, compile {arguments.compile}, batch {arguments.batch_size}")
+    device_name = (
+        torch.cuda.get_device_name()
+        if arguments.device.startswith("cuda")
+        else platform.processor() or platform.machine()
+    )
+    print(
+        f"device {arguments.device} ({device_name}), {torch.get_num_threads()} CPU threads, torch {torch.__version__}, "
+        f"precision {arguments.precision}, compile {arguments.compile}, batch {arguments.batch_size}"
+    )
     print("| size | model | params (M) | train img/s | peak MB |\n|---|---|---|---|---|")
     for size in (int(value) for value in arguments.sizes.split(",")):
         torch.manual_seed(0)
         models = {name: build(size) for name, build in BUILDERS.items()}
         parameters = {name: count_parameters(model) for name, model in models.items()}
-        steps = {name: make_step(model, arguments.batch_size, size, arguments.device, arguments.precision, arguments.compile)
-                 for name, model in models.items()}
+        steps = {
+            name: make_step(model, arguments.batch_size, size, arguments.device, arguments.precision, arguments.compile)
+            for name, model in models.items()
+        }
         for step in steps.values():  # warm-up (and compilation)
             step()
             step()
         best = {name: 0.0 for name in steps}
         for _ in range(arguments.repeats):
             for name, step in steps.items():
-                best[name] = max(best[name], images_per_second(step, arguments.batch_size, arguments.steps, arguments.device))
+                best[name] = max(
+                    best[name], images_per_second(step, arguments.batch_size, arguments.steps, arguments.device)
+                )
         del steps, models
         peaks = {name: peak_memory(name, size, arguments) for name in BUILDERS}
         for name in BUILDERS:
-            print(f"| {size} | {name} | {parameters[name] / 1e6:.2f} | {best[name]:.1f} | {peaks[name]:.0f} |", flush=True)
+            print(
+                f"| {size} | {name} | {parameters[name] / 1e6:.2f} | {best[name]:.1f} | {peaks[name]:.0f} |", flush=True
+            )
         gap = abs(parameters["unnoise"] - parameters["diffusers"]) / parameters["diffusers"]
-        print(f"| {size} | ratio unnoise/diffusers | params differ {gap:.1%} | {best['unnoise'] / best['diffusers']:.2f}x | "
-              f"{peaks['unnoise'] / peaks['diffusers']:.2f}x |", flush=True)
+        print(
+            f"| {size} | ratio unnoise/diffusers | params differ {gap:.1%} | "
+            f"{best['unnoise'] / best['diffusers']:.2f}x | "
+            f"{peaks['unnoise'] / peaks['diffusers']:.2f}x |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

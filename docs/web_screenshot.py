@@ -31,7 +31,9 @@ def main() -> None:
     arguments = parser.parse_args()
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(arguments.run, device="cpu"), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(arguments.run, device="cpu"), host="127.0.0.1", port=port, log_level="warning")
+    )
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:
         time.sleep(0.05)

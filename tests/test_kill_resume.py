@@ -8,6 +8,7 @@ import time
 
 import torch
 from safetensors.torch import load_file
+
 import unnoise
 from unnoise.models import build_model
 from unnoise.train.checkpoint import latest_checkpoint, load_checkpoint
@@ -35,8 +36,12 @@ def logged_steps(run) -> int:
 def test_killed_and_resumed_run_equals_the_uninterrupted_one(tmp_path):
     flags = [*TINY_FLAGS, "--steps", str(STEPS), "--checkpoint-every", "1", "--log-every", "1"]
     uninterrupted = tmp_path / "uninterrupted"
-    subprocess.run([sys.executable, "-m", "unnoise", "train", "--out", str(uninterrupted), *flags], check=True,
-                   capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "unnoise", "train", "--out", str(uninterrupted), *flags],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     config = unnoise.RunConfig.load(uninterrupted / "config.json")
 
     run = tmp_path / "killed"

@@ -1,8 +1,8 @@
 """What users import: train a run, load a run, sample from it, evaluate it.
 
-    import unnoise
-    run = unnoise.train(unnoise.preset("demo"), out="runs/demo")
-    images = unnoise.load_run("runs/demo").sample(16, steps=250, seed=0)   # (16, 3, 32, 32) uint8
+import unnoise
+run = unnoise.train(unnoise.preset("demo"), out="runs/demo")
+images = unnoise.load_run("runs/demo").sample(16, steps=250, seed=0)   # (16, 3, 32, 32) uint8
 """
 
 from __future__ import annotations
@@ -31,11 +31,16 @@ __all__ = ["CONFIG_FILE", "Run", "SampleSettings", "evaluate", "evaluate_run", "
 def check_resumable(saved: RunConfig, requested: RunConfig) -> None:
     """A resumed run keeps its settings: UserError naming those that differ (other than RESUMABLE ones)."""
     saved_flat, requested_flat = flatten(saved.to_dict()), flatten(requested.to_dict())
-    changed = sorted(key for key in saved_flat
-                     if saved_flat[key] != requested_flat.get(key) and key not in RESUMABLE | {"preset", "condition.attribute_names"})
+    changed = sorted(
+        key
+        for key in saved_flat
+        if saved_flat[key] != requested_flat.get(key) and key not in RESUMABLE | {"preset", "condition.attribute_names"}
+    )
     if changed:
-        raise UserError(f"a resumed run keeps its settings; these differ from its config.json: {', '.join(changed)}",
-                        settings=tuple(changed))
+        raise UserError(
+            f"a resumed run keeps its settings; these differ from its config.json: {', '.join(changed)}",
+            settings=tuple(changed),
+        )
 
 
 def flatten(raw: dict, prefix: str = "") -> dict:
@@ -48,7 +53,9 @@ def flatten(raw: dict, prefix: str = "") -> dict:
     return flat
 
 
-def train(config: RunConfig | None = None, out: str | Path = "runs/demo", resume: bool = False, progress: bool = True) -> Run:
+def train(
+    config: RunConfig | None = None, out: str | Path = "runs/demo", resume: bool = False, progress: bool = True
+) -> Run:
     """Train (or with resume=True continue) the run in folder `out`; returns it with its EMA weights.
 
     A run stopped by Ctrl-C, SIGTERM or its max_minutes budget saves a checkpoint and returns early
@@ -58,11 +65,15 @@ def train(config: RunConfig | None = None, out: str | Path = "runs/demo", resume
     config = prepare_run_folder(run_dir, config, resume)
     validate(config)
     if not config.data.source:
-        raise UserError(f"preset {config.preset!r} has no default data: set data.source to celeba:PATH or folder:PATH",
-                        settings=("data.source",))
+        raise UserError(
+            f"preset {config.preset!r} has no default data: set data.source to celeba:PATH or folder:PATH",
+            settings=("data.source",),
+        )
     build_model(config.model, config.data.image_size)  # reject impossible shapes before decoding any data
     distributed, device = init_distributed(config.train.device)
-    dataset = open_dataset(config.data.source, config.data.image_size, config.data.split, progress=progress and distributed.is_main)
+    dataset = open_dataset(
+        config.data.source, config.data.image_size, config.data.split, progress=progress and distributed.is_main
+    )
     hooks: list = [CheckpointHook()]  # on every rank: its saves include a collective finiteness check
     if distributed.is_main:
         hooks = [ProgressHook(progress), LogHook(), *hooks, SampleGridHook()]
@@ -77,8 +88,10 @@ def train(config: RunConfig | None = None, out: str | Path = "runs/demo", resume
             t = config.train
             log.info(
                 f"{trainer.objective.network_name}: {count_parameters(trainer.model) / 1e6:.2f}M parameters | data: "
-                f"{dataset.source}, {len(dataset)} images at {config.data.image_size}x{config.data.image_size} | device: "
-                f"{device}, {trainer.precision}{', compiled' if t.compile else ''} | global batch {trainer.global_batch} = "
+                f"{dataset.source}, {len(dataset)} images at {config.data.image_size}x{config.data.image_size} | "
+                "device: "
+                f"{device}, {trainer.precision}{', compiled' if t.compile else ''} | global batch "
+                f"{trainer.global_batch} = "
                 f"{t.batch_size} per process x {distributed.world_size} processes x {t.accum} accumulation | "
                 f"steps {start} -> {t.steps}{condition_summary(config)}"
             )
@@ -90,12 +103,16 @@ def condition_summary(config: RunConfig) -> str:
     c = config.condition
     if c.kind == "none":
         return ""
-    told = f"{len(c.attribute_names)} attributes" if c.kind == "attributes" else f"{c.captions_per_image} captions per image"
+    told = (
+        f"{len(c.attribute_names)} attributes"
+        if c.kind == "attributes"
+        else f"{c.captions_per_image} captions per image"
+    )
     return f" | conditioned on {told}, dropped {c.drop_prob:.0%} of the time for guidance"
 
 
 def prepare_run_folder(run_dir: Path, config: RunConfig | None, resume: bool) -> RunConfig:
-    """The config to train with: the saved one on resume (with allowed changes), else the given one in a fresh folder."""
+    """The config to train with: the saved one on resume (with allowed changes), else the given one (new folder)."""
     if resume:
         if not holds_run(run_dir):
             raise UserError(f"nothing to resume in {run_dir}: it holds no run (no {CONFIG_FILE})")
@@ -105,7 +122,9 @@ def prepare_run_folder(run_dir: Path, config: RunConfig | None, resume: bool) ->
         check_resumable(saved, config)
         return config
     if holds_run(run_dir):
-        raise UserError(f"{run_dir} already holds a run: resume it, or train into another folder", settings=("resume", "out"))
+        raise UserError(
+            f"{run_dir} already holds a run: resume it, or train into another folder", settings=("resume", "out")
+        )
     if run_dir.exists() and not run_dir.is_dir():
         raise UserError(f"out {run_dir} is a file, not a folder", settings=("out",))
     if config is None:

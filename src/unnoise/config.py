@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .storage.atomic import write_text_atomic
 from .diffusion.losses import LOSS_NAMES, WEIGHTINGS
 from .diffusion.parameterization import PREDICTIONS
 from .diffusion.schedules import SCHEDULE_NAMES
 from .errors import UserError, check
 from .models import ARCHITECTURES, FAMILIES
+from .storage.atomic import write_text_atomic
 
 CONFIG_VERSION = 1
 
@@ -42,7 +42,9 @@ class ModelConfig:
     attention_heads: int = 1
     dropout: float = 0.1
     scale_shift: bool = False  # the embedding scales and shifts GroupNorm (ADM) instead of being added
-    latent_dim: int = 128  # vae, gan: size of the latent code z ~ N(0, I) that the decoder or generator maps to an image
+    latent_dim: int = (
+        128  # vae, gan: size of the latent code z ~ N(0, I) that the decoder or generator maps to an image
+    )
     vae_beta: float = 1.0  # vae: weight of the KL term in the ELBO (beta-VAE, Higgins et al. 2017); 1 is the true ELBO
 
 
@@ -118,7 +120,9 @@ class RunConfig:
     def from_dict(cls, raw: dict[str, Any]) -> "RunConfig":
         if raw.get("version") != CONFIG_VERSION:
             raise UserError(f"config version {raw.get('version')!r} is not one this unnoise reads ({CONFIG_VERSION})")
-        sections = {name: section_from_dict(section_type, raw.get(name, {}), name) for name, section_type in SECTIONS.items()}
+        sections = {
+            name: section_from_dict(section_type, raw.get(name, {}), name) for name, section_type in SECTIONS.items()
+        }
         return cls(preset=str(raw.get("preset", "")), version=CONFIG_VERSION, **sections)
 
     def save(self, path: Path) -> None:
@@ -137,7 +141,13 @@ class RunConfig:
         return cls.from_dict(raw)
 
 
-SECTIONS = {"data": DataConfig, "model": ModelConfig, "diffusion": DiffusionConfig, "condition": ConditionConfig, "train": TrainConfig}
+SECTIONS = {
+    "data": DataConfig,
+    "model": ModelConfig,
+    "diffusion": DiffusionConfig,
+    "condition": ConditionConfig,
+    "train": TrainConfig,
+}
 # Fields that are not flags: set by --data, or derived from the data when training starts.
 DERIVED_FIELDS = {"data.source", "condition.attribute_names"}
 
@@ -160,8 +170,18 @@ PRESETS: dict[str, RunConfig] = {
     "demo": RunConfig(
         preset="demo",
         data=DataConfig(source="builtin", image_size=32),
-        model=ModelConfig(base_channels=16, channel_mult=(1, 2, 4), blocks_per_level=1, attention_resolutions=(8,), dropout=0.0),
-        train=TrainConfig(steps=1000, batch_size=16, lr=2e-3, warmup_steps=100, ema_decay=0.995, sample_every=500, checkpoint_every=250),
+        model=ModelConfig(
+            base_channels=16, channel_mult=(1, 2, 4), blocks_per_level=1, attention_resolutions=(8,), dropout=0.0
+        ),
+        train=TrainConfig(
+            steps=1000,
+            batch_size=16,
+            lr=2e-3,
+            warmup_steps=100,
+            ema_decay=0.995,
+            sample_every=500,
+            checkpoint_every=250,
+        ),
     ),
     # The article's recipe: its toy U-Net, a linear schedule over T = 300 steps, L1 loss, Adam at 1e-3,
     # no EMA, 64x64. Kept as the baseline to beat; note that its terminal alpha_bar is ~0.05, not ~0.
@@ -170,7 +190,16 @@ PRESETS: dict[str, RunConfig] = {
         data=DataConfig(source="", image_size=64),
         model=ModelConfig(architecture="toy_unet", base_channels=64, channel_mult=(1, 2, 4, 8, 16), dropout=0.0),
         diffusion=DiffusionConfig(schedule="linear", timesteps=300, loss="l1"),
-        train=TrainConfig(steps=12000, batch_size=128, lr=1e-3, warmup_steps=0, grad_clip=0.0, ema_decay=0.0, sample_every=1000, checkpoint_every=1000),
+        train=TrainConfig(
+            steps=12000,
+            batch_size=128,
+            lr=1e-3,
+            warmup_steps=0,
+            grad_clip=0.0,
+            ema_decay=0.0,
+            sample_every=1000,
+            checkpoint_every=1000,
+        ),
     ),
     # A real CelebA run sized for a CPU: 32x32, a narrow U-Net, about 20 minutes on 2 cores to
     # face-like samples. min-SNR weighting (Hang et al. 2023) and a cosine learning-rate decay make
@@ -178,17 +207,42 @@ PRESETS: dict[str, RunConfig] = {
     "celeba32": RunConfig(
         preset="celeba32",
         data=DataConfig(source="", image_size=32),
-        model=ModelConfig(base_channels=32, channel_mult=(1, 2, 2, 2), blocks_per_level=1, attention_resolutions=(8,), dropout=0.0),
+        model=ModelConfig(
+            base_channels=32, channel_mult=(1, 2, 2, 2), blocks_per_level=1, attention_resolutions=(8,), dropout=0.0
+        ),
         diffusion=DiffusionConfig(weighting="min_snr", min_snr_gamma=5.0),
-        train=TrainConfig(steps=1400, batch_size=32, lr=1e-3, warmup_steps=100, lr_schedule="cosine", ema_decay=0.999,
-                          sample_every=500, checkpoint_every=250),
+        train=TrainConfig(
+            steps=1400,
+            batch_size=32,
+            lr=1e-3,
+            warmup_steps=100,
+            lr_schedule="cosine",
+            ema_decay=0.999,
+            sample_every=500,
+            checkpoint_every=250,
+        ),
     ),
     # The DDPM CelebA-64 network (as used by DDIM): 128 wide, (1, 2, 2, 2, 4), attention at 16x16. For GPUs.
     "celeba64": RunConfig(
         preset="celeba64",
         data=DataConfig(source="", image_size=64),
-        model=ModelConfig(base_channels=128, channel_mult=(1, 2, 2, 2, 4), blocks_per_level=2, attention_resolutions=(16,), dropout=0.1),
-        train=TrainConfig(steps=500_000, batch_size=128, lr=2e-4, warmup_steps=5000, ema_decay=0.9999, sample_every=10_000, checkpoint_every=5000, sample_count=64),
+        model=ModelConfig(
+            base_channels=128,
+            channel_mult=(1, 2, 2, 2, 4),
+            blocks_per_level=2,
+            attention_resolutions=(16,),
+            dropout=0.1,
+        ),
+        train=TrainConfig(
+            steps=500_000,
+            batch_size=128,
+            lr=2e-4,
+            warmup_steps=5000,
+            ema_decay=0.9999,
+            sample_every=10_000,
+            checkpoint_every=5000,
+            sample_count=64,
+        ),
     ),
 }
 
@@ -215,8 +269,13 @@ def override(config: RunConfig, overrides: dict[str, Any]) -> RunConfig:
 FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
     "diffusion": {},
     "vae": {"train.warmup_steps": 0},
-    "gan": {"train.lr": 2e-4, "train.warmup_steps": 0, "train.lr_schedule": "constant", "train.grad_clip": 0.0,
-            "train.ema_decay": 0.999},
+    "gan": {
+        "train.lr": 2e-4,
+        "train.warmup_steps": 0,
+        "train.lr_schedule": "constant",
+        "train.grad_clip": 0.0,
+        "train.ema_decay": 0.999,
+    },
 }
 
 
@@ -232,47 +291,157 @@ def validate(config: RunConfig) -> None:
     """Reject settings no run can use: UserError with one line naming the setting (data.image_size, ...)."""
     d, m, t, data, c = config.diffusion, config.model, config.train, config.data, config.condition
     checks = [
-        (data.image_size >= 8, f"data.image_size must be at least 8, got {data.image_size}", ('data.image_size',)),
-        (data.split in ("train", "valid", "test", "all"), f"data.split must be train, valid, test or all, got {data.split!r}", ('data.split',)),
-        (m.family in FAMILIES, f"model.family must be one of {', '.join(FAMILIES)}, got {m.family!r}", ('model.family',)),
-        (m.family == "diffusion" or c.kind == "none", f"model.family {m.family} is unconditional here: leave out condition.kind", ('model.family', 'condition.kind',)),
-        (m.latent_dim >= 1, f"model.latent_dim must be at least 1, got {m.latent_dim}", ('model.latent_dim',)),
-        (m.vae_beta >= 0, f"model.vae_beta must be >= 0, got {m.vae_beta}", ('model.vae_beta',)),
-        (m.architecture in ARCHITECTURES, f"model.architecture must be one of {', '.join(ARCHITECTURES)}, got {m.architecture!r}", ('model.architecture',)),
-        (m.base_channels >= 4, f"model.base_channels must be at least 4, got {m.base_channels}", ('model.base_channels',)),
-        (len(m.channel_mult) >= 1 and min(m.channel_mult) >= 1, f"model.channel_mult needs positive integers, got {m.channel_mult}", ('model.channel_mult',)),
-        (m.blocks_per_level >= 1, f"model.blocks_per_level must be at least 1, got {m.blocks_per_level}", ('model.blocks_per_level',)),
-        (m.attention_heads >= 1, f"model.attention_heads must be at least 1, got {m.attention_heads}", ('model.attention_heads',)),
-        (0 <= m.dropout < 1, f"model.dropout must lie in [0, 1), got {m.dropout}", ('model.dropout',)),
-        (d.schedule in SCHEDULE_NAMES, f"diffusion.schedule must be one of {', '.join(SCHEDULE_NAMES)}, got {d.schedule!r}", ('diffusion.schedule',)),
-        (d.timesteps >= 2, f"diffusion.timesteps must be at least 2, got {d.timesteps}", ('diffusion.timesteps',)),
-        (0 < d.beta_start <= d.beta_end < 1, "betas must satisfy 0 < diffusion.beta_start <= diffusion.beta_end < 1", ('diffusion.beta_start', 'diffusion.beta_end',)),
-        (d.loss in LOSS_NAMES, f"diffusion.loss must be one of {', '.join(LOSS_NAMES)}, got {d.loss!r}", ('diffusion.loss',)),
-        (d.prediction in PREDICTIONS, f"diffusion.prediction must be one of {', '.join(PREDICTIONS)}, got {d.prediction!r}", ('diffusion.prediction',)),
-        (d.weighting in WEIGHTINGS, f"diffusion.weighting must be one of {', '.join(WEIGHTINGS)}, got {d.weighting!r}", ('diffusion.weighting',)),
-        (d.min_snr_gamma > 0, f"diffusion.min_snr_gamma must be positive, got {d.min_snr_gamma}", ('diffusion.min_snr_gamma',)),
-        (not (d.zero_terminal_snr and d.prediction == "eps"),
-         "diffusion.zero_terminal_snr leaves no signal at t = T, where eps cannot give x_0: use diffusion.prediction v or x0", ('diffusion.zero_terminal_snr', 'diffusion.prediction',)),
-        (c.kind in CONDITION_KINDS, f"condition.kind must be one of {', '.join(CONDITION_KINDS)}, got {c.kind!r}", ('condition.kind',)),
-        (c.kind == "none" or m.architecture == "unet", f"condition.kind {c.kind} needs model.architecture unet (the toy U-Net takes no condition)", ('condition.kind', 'model.architecture',)),
-        (0 <= c.drop_prob < 1, f"condition.drop_prob must lie in [0, 1), got {c.drop_prob}", ('condition.drop_prob',)),
-        (0 <= c.hide_max <= 1, f"condition.hide_max must lie in [0, 1], got {c.hide_max}", ('condition.hide_max',)),
-        (c.captions_per_image >= 1, f"condition.captions_per_image must be at least 1, got {c.captions_per_image}", ('condition.captions_per_image',)),
-        (3 <= c.max_tokens <= 512, f"condition.max_tokens must lie between 3 and 512, got {c.max_tokens}", ('condition.max_tokens',)),
-        (t.steps >= 1, f"train.steps must be at least 1, got {t.steps}", ('train.steps',)),
-        (t.batch_size >= 1, f"train.batch_size must be at least 1, got {t.batch_size}", ('train.batch_size',)),
-        (t.lr > 0, f"train.lr must be positive, got {t.lr}", ('train.lr',)),
-        (t.warmup_steps >= 0, f"train.warmup_steps must be >= 0, got {t.warmup_steps}", ('train.warmup_steps',)),
-        (t.grad_clip >= 0, f"train.grad_clip must be >= 0, got {t.grad_clip}", ('train.grad_clip',)),
-        (0 <= t.ema_decay < 1, f"train.ema_decay must lie in [0, 1), got {t.ema_decay}", ('train.ema_decay',)),
-        (t.log_every >= 1, f"train.log_every must be at least 1, got {t.log_every}", ('train.log_every',)),
-        (t.sample_every >= 0 and t.checkpoint_every >= 0, "train.sample_every and train.checkpoint_every must be >= 0", ('train.sample_every', 'train.checkpoint_every',)),
-        (t.sample_count >= 1 and t.sample_steps >= 1, "train.sample_count and train.sample_steps must be at least 1", ('train.sample_count', 'train.sample_steps',)),
-        (t.keep >= 1, f"train.keep must be at least 1, got {t.keep}", ('train.keep',)),
-        (t.max_minutes >= 0, f"train.max_minutes must be >= 0, got {t.max_minutes}", ('train.max_minutes',)),
-        (t.lr_schedule in ("constant", "cosine"), f"train.lr_schedule must be constant or cosine, got {t.lr_schedule!r}", ('train.lr_schedule',)),
-        (t.accum >= 1, f"train.accum must be at least 1, got {t.accum}", ('train.accum',)),
-        (t.precision in ("auto", "fp32", "bf16", "fp16"), f"train.precision must be auto, fp32, bf16 or fp16, got {t.precision!r}", ('train.precision',)),
+        (data.image_size >= 8, f"data.image_size must be at least 8, got {data.image_size}", ("data.image_size",)),
+        (
+            data.split in ("train", "valid", "test", "all"),
+            f"data.split must be train, valid, test or all, got {data.split!r}",
+            ("data.split",),
+        ),
+        (
+            m.family in FAMILIES,
+            f"model.family must be one of {', '.join(FAMILIES)}, got {m.family!r}",
+            ("model.family",),
+        ),
+        (
+            m.family == "diffusion" or c.kind == "none",
+            f"model.family {m.family} is unconditional here: leave out condition.kind",
+            (
+                "model.family",
+                "condition.kind",
+            ),
+        ),
+        (m.latent_dim >= 1, f"model.latent_dim must be at least 1, got {m.latent_dim}", ("model.latent_dim",)),
+        (m.vae_beta >= 0, f"model.vae_beta must be >= 0, got {m.vae_beta}", ("model.vae_beta",)),
+        (
+            m.architecture in ARCHITECTURES,
+            f"model.architecture must be one of {', '.join(ARCHITECTURES)}, got {m.architecture!r}",
+            ("model.architecture",),
+        ),
+        (
+            m.base_channels >= 4,
+            f"model.base_channels must be at least 4, got {m.base_channels}",
+            ("model.base_channels",),
+        ),
+        (
+            len(m.channel_mult) >= 1 and min(m.channel_mult) >= 1,
+            f"model.channel_mult needs positive integers, got {m.channel_mult}",
+            ("model.channel_mult",),
+        ),
+        (
+            m.blocks_per_level >= 1,
+            f"model.blocks_per_level must be at least 1, got {m.blocks_per_level}",
+            ("model.blocks_per_level",),
+        ),
+        (
+            m.attention_heads >= 1,
+            f"model.attention_heads must be at least 1, got {m.attention_heads}",
+            ("model.attention_heads",),
+        ),
+        (0 <= m.dropout < 1, f"model.dropout must lie in [0, 1), got {m.dropout}", ("model.dropout",)),
+        (
+            d.schedule in SCHEDULE_NAMES,
+            f"diffusion.schedule must be one of {', '.join(SCHEDULE_NAMES)}, got {d.schedule!r}",
+            ("diffusion.schedule",),
+        ),
+        (d.timesteps >= 2, f"diffusion.timesteps must be at least 2, got {d.timesteps}", ("diffusion.timesteps",)),
+        (
+            0 < d.beta_start <= d.beta_end < 1,
+            "betas must satisfy 0 < diffusion.beta_start <= diffusion.beta_end < 1",
+            (
+                "diffusion.beta_start",
+                "diffusion.beta_end",
+            ),
+        ),
+        (
+            d.loss in LOSS_NAMES,
+            f"diffusion.loss must be one of {', '.join(LOSS_NAMES)}, got {d.loss!r}",
+            ("diffusion.loss",),
+        ),
+        (
+            d.prediction in PREDICTIONS,
+            f"diffusion.prediction must be one of {', '.join(PREDICTIONS)}, got {d.prediction!r}",
+            ("diffusion.prediction",),
+        ),
+        (
+            d.weighting in WEIGHTINGS,
+            f"diffusion.weighting must be one of {', '.join(WEIGHTINGS)}, got {d.weighting!r}",
+            ("diffusion.weighting",),
+        ),
+        (
+            d.min_snr_gamma > 0,
+            f"diffusion.min_snr_gamma must be positive, got {d.min_snr_gamma}",
+            ("diffusion.min_snr_gamma",),
+        ),
+        (
+            not (d.zero_terminal_snr and d.prediction == "eps"),
+            "diffusion.zero_terminal_snr leaves no signal at t = T, where eps cannot give x_0: use "
+            "diffusion.prediction v or x0",
+            (
+                "diffusion.zero_terminal_snr",
+                "diffusion.prediction",
+            ),
+        ),
+        (
+            c.kind in CONDITION_KINDS,
+            f"condition.kind must be one of {', '.join(CONDITION_KINDS)}, got {c.kind!r}",
+            ("condition.kind",),
+        ),
+        (
+            c.kind == "none" or m.architecture == "unet",
+            f"condition.kind {c.kind} needs model.architecture unet (the toy U-Net takes no condition)",
+            (
+                "condition.kind",
+                "model.architecture",
+            ),
+        ),
+        (0 <= c.drop_prob < 1, f"condition.drop_prob must lie in [0, 1), got {c.drop_prob}", ("condition.drop_prob",)),
+        (0 <= c.hide_max <= 1, f"condition.hide_max must lie in [0, 1], got {c.hide_max}", ("condition.hide_max",)),
+        (
+            c.captions_per_image >= 1,
+            f"condition.captions_per_image must be at least 1, got {c.captions_per_image}",
+            ("condition.captions_per_image",),
+        ),
+        (
+            3 <= c.max_tokens <= 512,
+            f"condition.max_tokens must lie between 3 and 512, got {c.max_tokens}",
+            ("condition.max_tokens",),
+        ),
+        (t.steps >= 1, f"train.steps must be at least 1, got {t.steps}", ("train.steps",)),
+        (t.batch_size >= 1, f"train.batch_size must be at least 1, got {t.batch_size}", ("train.batch_size",)),
+        (t.lr > 0, f"train.lr must be positive, got {t.lr}", ("train.lr",)),
+        (t.warmup_steps >= 0, f"train.warmup_steps must be >= 0, got {t.warmup_steps}", ("train.warmup_steps",)),
+        (t.grad_clip >= 0, f"train.grad_clip must be >= 0, got {t.grad_clip}", ("train.grad_clip",)),
+        (0 <= t.ema_decay < 1, f"train.ema_decay must lie in [0, 1), got {t.ema_decay}", ("train.ema_decay",)),
+        (t.log_every >= 1, f"train.log_every must be at least 1, got {t.log_every}", ("train.log_every",)),
+        (
+            t.sample_every >= 0 and t.checkpoint_every >= 0,
+            "train.sample_every and train.checkpoint_every must be >= 0",
+            (
+                "train.sample_every",
+                "train.checkpoint_every",
+            ),
+        ),
+        (
+            t.sample_count >= 1 and t.sample_steps >= 1,
+            "train.sample_count and train.sample_steps must be at least 1",
+            (
+                "train.sample_count",
+                "train.sample_steps",
+            ),
+        ),
+        (t.keep >= 1, f"train.keep must be at least 1, got {t.keep}", ("train.keep",)),
+        (t.max_minutes >= 0, f"train.max_minutes must be >= 0, got {t.max_minutes}", ("train.max_minutes",)),
+        (
+            t.lr_schedule in ("constant", "cosine"),
+            f"train.lr_schedule must be constant or cosine, got {t.lr_schedule!r}",
+            ("train.lr_schedule",),
+        ),
+        (t.accum >= 1, f"train.accum must be at least 1, got {t.accum}", ("train.accum",)),
+        (
+            t.precision in ("auto", "fp32", "bf16", "fp16"),
+            f"train.precision must be auto, fp32, bf16 or fp16, got {t.precision!r}",
+            ("train.precision",),
+        ),
     ]
     for ok, message, settings in checks:
         check(ok, message, *settings)

@@ -20,8 +20,12 @@ def resolve_device(name: str = "auto") -> torch.device:
     except RuntimeError:
         raise UserError(f"device must be auto, cpu, cuda, cuda:N or mps, got {name!r}", settings=("device",)) from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"device {name!r} was asked for, but this torch build sees no CUDA GPU; use device cpu",
-                        settings=("device",))
+        raise UserError(
+            f"device {name!r} was asked for, but this torch build sees no CUDA GPU; use device cpu",
+            settings=("device",),
+        )
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise UserError(f"device {name!r} was asked for, but MPS is not available here; use device cpu", settings=("device",))
+        raise UserError(
+            f"device {name!r} was asked for, but MPS is not available here; use device cpu", settings=("device",)
+        )
     return device

@@ -1,11 +1,11 @@
 """A run folder: its file names, its config, its network with EMA weights, and what it can draw.
 
-    runs/NAME/
-      config.json            everything needed to rebuild the network and the objective
-      model.safetensors      EMA weights of the latest checkpoint (what sampling uses)
-      state/step_XXXXXXX/    complete checkpoints (resume)
-      log.csv, log.jsonl     step, loss, lr, images/s, elapsed seconds
-      samples/, loss.png     pictures written while training
+runs/NAME/
+  config.json            everything needed to rebuild the network and the objective
+  model.safetensors      EMA weights of the latest checkpoint (what sampling uses)
+  state/step_XXXXXXX/    complete checkpoints (resume)
+  log.csv, log.jsonl     step, loss, lr, images/s, elapsed seconds
+  samples/, loss.png     pictures written while training
 """
 
 from __future__ import annotations
@@ -38,8 +38,17 @@ JSON_LOG_FILE = "log.jsonl"
 LOG_COLUMNS = ("step", "loss", "lr", "images_per_s", "elapsed_s")
 # Settings that may change when a run is resumed; anything else would make it a different run.
 RESUMABLE = {
-    "train.steps", "train.log_every", "train.sample_every", "train.sample_count", "train.sample_steps",
-    "train.checkpoint_every", "train.keep", "train.device", "train.max_minutes", "train.precision", "train.compile",
+    "train.steps",
+    "train.log_every",
+    "train.sample_every",
+    "train.sample_count",
+    "train.sample_steps",
+    "train.checkpoint_every",
+    "train.keep",
+    "train.device",
+    "train.max_minutes",
+    "train.precision",
+    "train.compile",
 }
 
 
@@ -51,13 +60,13 @@ def step_folders(run_dir: Path) -> list[Path]:
     folders = [
         path
         for path in state_dir.iterdir()
-        if path.is_dir() and path.name.startswith(STEP_PREFIX) and path.name[len(STEP_PREFIX):].isdigit()
+        if path.is_dir() and path.name.startswith(STEP_PREFIX) and path.name[len(STEP_PREFIX) :].isdigit()
     ]
     return sorted(folders, key=checkpoint_step)
 
 
 def checkpoint_step(folder: Path) -> int:
-    return int(folder.name[len(STEP_PREFIX):])
+    return int(folder.name[len(STEP_PREFIX) :])
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
@@ -141,8 +150,13 @@ class Run:
         settings = self.settings(settings, **fields)
         steps = self.objective.solver_steps(settings)
         label = self.objective.noise_level_label
-        return trajectory_strip(lambda on_step: self.sample(settings, on_step=on_step), steps, label, snapshots,
-                                display_scale(self.config.data.image_size))
+        return trajectory_strip(
+            lambda on_step: self.sample(settings, on_step=on_step),
+            steps,
+            label,
+            snapshots,
+            display_scale(self.config.data.image_size),
+        )
 
 
 def load_run(path: str | Path, device: str = "auto") -> Run:

@@ -1,4 +1,4 @@
-"""The package's layer order (docs/architecture.md): imports point down only, and no layer below the CLI knows a flag."""
+"""The layer order (docs/architecture.md): imports point down only, and no layer below the CLI knows a flag."""
 
 import ast
 import re
@@ -14,14 +14,21 @@ PACKAGE = Path(unnoise.__file__).parent
 # Rank of each top-level module or package of unnoise: a module may import only from ranks at or below its own,
 # and within one rank only the pairs ALLOWED_SIDEWAYS names. The package's __init__ and __main__ are its front door.
 LAYERS = {
-    "errors": 0, "seeds": 0,
-    "devices": 1, "storage": 1,
-    "data": 2, "models": 2, "diffusion": 2,
-    "text": 3, "viz": 3, "config": 3,
+    "errors": 0,
+    "seeds": 0,
+    "devices": 1,
+    "storage": 1,
+    "data": 2,
+    "models": 2,
+    "diffusion": 2,
+    "text": 3,
+    "viz": 3,
+    "config": 3,
     "sampling": 4,
     "families": 5,
     "runs": 6,
-    "train": 7, "metrics": 7,
+    "train": 7,
+    "metrics": 7,
     "api": 8,
     "web": 9,
     "cli": 10,
@@ -68,9 +75,14 @@ def test_every_top_level_module_has_a_layer():
 def test_imports_point_down_only(path):
     own = top_level_of(path)
     depth = len(path.relative_to(PACKAGE).parts) - 1
-    upward = sorted(other for other in imported_top_levels(path.read_text(), depth) - {own}
-                    if LAYERS[other] > LAYERS[own] or (LAYERS[other] == LAYERS[own] and (own, other) not in ALLOWED_SIDEWAYS))
-    assert not upward, f"{path.relative_to(PACKAGE)} ({own}, layer {LAYERS[own]}) imports {upward} from its layer or above"
+    upward = sorted(
+        other
+        for other in imported_top_levels(path.read_text(), depth) - {own}
+        if LAYERS[other] > LAYERS[own] or (LAYERS[other] == LAYERS[own] and (own, other) not in ALLOWED_SIDEWAYS)
+    )
+    assert not upward, (
+        f"{path.relative_to(PACKAGE)} ({own}, layer {LAYERS[own]}) imports {upward} from its layer or above"
+    )
 
 
 def test_the_checker_sees_upward_imports():
@@ -96,11 +108,19 @@ def cli_flags() -> set[str]:
 def string_constants(path: Path) -> list[str]:
     """Every string literal of a file except docstrings (f-strings' literal parts included)."""
     tree = ast.parse(path.read_text())
-    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
-                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
-                  and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
-    return [node.value for node in ast.walk(tree)
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings]
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+    ]
 
 
 def test_no_module_below_the_cli_names_a_flag():

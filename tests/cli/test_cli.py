@@ -13,10 +13,33 @@ from unnoise.cli import main
 from unnoise.train.checkpoint import step_folders
 
 TINY_FLAGS = [
-    "--data", "builtin:64", "--image-size", "16", "--base-channels", "8", "--channel-mult", "1,2",
-    "--blocks-per-level", "1", "--attention-resolutions", "8", "--timesteps", "100", "--steps", "6",
-    "--batch-size", "8", "--sample-count", "4", "--sample-steps", "5", "--checkpoint-every", "3",
-    "--device", "cpu", "--quiet",
+    "--data",
+    "builtin:64",
+    "--image-size",
+    "16",
+    "--base-channels",
+    "8",
+    "--channel-mult",
+    "1,2",
+    "--blocks-per-level",
+    "1",
+    "--attention-resolutions",
+    "8",
+    "--timesteps",
+    "100",
+    "--steps",
+    "6",
+    "--batch-size",
+    "8",
+    "--sample-count",
+    "4",
+    "--sample-steps",
+    "5",
+    "--checkpoint-every",
+    "3",
+    "--device",
+    "cpu",
+    "--quiet",
 ]
 
 
@@ -39,8 +62,24 @@ def test_train_writes_a_complete_run_folder(trained_run):
 
 def test_sample_writes_grid_images_and_trajectory(trained_run, tmp_path, capsys):
     grid, images, strip = tmp_path / "grid.png", tmp_path / "images", tmp_path / "strip.png"
-    code = main(["sample", str(trained_run), "--n", "6", "--steps", "10", "--out", str(grid), "--images-dir", str(images),
-                 "--trajectory", str(strip), "--seed", "3"])
+    code = main(
+        [
+            "sample",
+            str(trained_run),
+            "--n",
+            "6",
+            "--steps",
+            "10",
+            "--out",
+            str(grid),
+            "--images-dir",
+            str(images),
+            "--trajectory",
+            str(strip),
+            "--seed",
+            "3",
+        ]
+    )
     assert code == 0
     assert sorted(path.name for path in images.iterdir()) == [f"sample_{i:05d}.png" for i in range(6)]
     assert Image.open(images / "sample_00000.png").size == (16, 16)
@@ -49,8 +88,25 @@ def test_sample_writes_grid_images_and_trajectory(trained_run, tmp_path, capsys)
     assert Image.open(strip).size[0] > Image.open(strip).size[1]
     # The same seed gives the same pictures.
     again = tmp_path / "again"
-    assert main(["sample", str(trained_run), "--n", "6", "--steps", "10", "--out", str(tmp_path / "g2.png"),
-                 "--images-dir", str(again), "--seed", "3"]) == 0
+    assert (
+        main(
+            [
+                "sample",
+                str(trained_run),
+                "--n",
+                "6",
+                "--steps",
+                "10",
+                "--out",
+                str(tmp_path / "g2.png"),
+                "--images-dir",
+                str(again),
+                "--seed",
+                "3",
+            ]
+        )
+        == 0
+    )
     assert (images / "sample_00004.png").read_bytes() == (again / "sample_00004.png").read_bytes()
 
 
@@ -83,13 +139,25 @@ def write_corrupt_folder(path):
 
 BAD_INPUTS = {
     "missing data path": lambda tmp: ["train", "--out", str(tmp / "r"), *TINY_FLAGS, "--data", "folder:/no/such/place"],
-    "empty folder": lambda tmp: (tmp / "empty").mkdir() or ["train", "--out", str(tmp / "r"), *TINY_FLAGS, "--data", f"folder:{tmp / 'empty'}"],
-    "only corrupt images": lambda tmp: write_corrupt_folder(tmp / "bad") or ["train", "--out", str(tmp / "r"), *TINY_FLAGS, "--data", f"folder:{tmp / 'bad'}"],
+    "empty folder": lambda tmp: (
+        (tmp / "empty").mkdir() or ["train", "--out", str(tmp / "r"), *TINY_FLAGS, "--data", f"folder:{tmp / 'empty'}"]
+    ),
+    "only corrupt images": lambda tmp: (
+        write_corrupt_folder(tmp / "bad")
+        or ["train", "--out", str(tmp / "r"), *TINY_FLAGS, "--data", f"folder:{tmp / 'bad'}"]
+    ),
     "unknown data kind": lambda tmp: ["train", "--out", str(tmp / "r"), *TINY_FLAGS, "--data", "imagenet:foo"],
     "not a number": lambda tmp: ["train", "--out", str(tmp / "r"), *TINY_FLAGS, "--steps", "many"],
     "unknown flag": lambda tmp: ["train", "--out", str(tmp / "r"), "--stepz", "3"],
     "unknown preset": lambda tmp: ["train", "--preset", "celeba128"],
-    "image size the network cannot take": lambda tmp: ["train", "--out", str(tmp / "r"), *TINY_FLAGS, "--image-size", "17"],
+    "image size the network cannot take": lambda tmp: [
+        "train",
+        "--out",
+        str(tmp / "r"),
+        *TINY_FLAGS,
+        "--image-size",
+        "17",
+    ],
     "negative learning rate": lambda tmp: ["train", "--out", str(tmp / "r"), *TINY_FLAGS, "--lr", "-1"],
     "unknown schedule": lambda tmp: ["train", "--out", str(tmp / "r"), *TINY_FLAGS, "--schedule", "exponential"],
     "preset without data": lambda tmp: ["train", "--preset", "celeba32", "--out", str(tmp / "r")],
@@ -97,8 +165,12 @@ BAD_INPUTS = {
     "sample from a non-run": lambda tmp: ["sample", str(tmp)],
     "sample from a missing folder": lambda tmp: ["sample", str(tmp / "missing")],
     "noise on a missing image": lambda tmp: ["noise", str(tmp / "missing.png")],
-    "noise on a corrupt image": lambda tmp: (tmp / "bad.png").write_bytes(b"garbage") and ["noise", str(tmp / "bad.png")],
-    "noise timestep out of range": lambda tmp: Image.new("RGB", (8, 8)).save(tmp / "ok.png") or ["noise", str(tmp / "ok.png"), "--timesteps", "0,1000"],
+    "noise on a corrupt image": lambda tmp: (
+        (tmp / "bad.png").write_bytes(b"garbage") and ["noise", str(tmp / "bad.png")]
+    ),
+    "noise timestep out of range": lambda tmp: (
+        Image.new("RGB", (8, 8)).save(tmp / "ok.png") or ["noise", str(tmp / "ok.png"), "--timesteps", "0,1000"]
+    ),
     "bad device": lambda tmp: ["train", "--out", str(tmp / "r"), *TINY_FLAGS, "--device", "tpu"],
 }
 

@@ -11,7 +11,16 @@ from unnoise.cli import main
 from unnoise.metrics.classifier import AttributeClassifier, AttributeCNN
 from unnoise.metrics.faithfulness import faithfulness, write_faithfulness
 
-BUILTIN = ["Smiling", "Eyeglasses", "Black_Hair", "Blond_Hair", "Brown_Hair", "Red_Hair", "Dark_Skin", "Blue_Background"]
+BUILTIN = [
+    "Smiling",
+    "Eyeglasses",
+    "Black_Hair",
+    "Blond_Hair",
+    "Brown_Hair",
+    "Red_Hair",
+    "Dark_Skin",
+    "Blue_Background",
+]
 
 
 class SeesEverything(AttributeClassifier):
@@ -30,8 +39,15 @@ def conditional_run(tiny, tmp_path):
 
 def test_accuracy_counts_each_requested_attribute_of_each_image(conditional_run, tmp_path):
     judge = SeesEverything(AttributeCNN(len(BUILTIN), 8), BUILTIN, 16, {}, {})
-    result = faithfulness(conditional_run, judge, scales=(0, 2), requests=["Smiling", "-Smiling,Eyeglasses"], per_request=3,
-                          steps=4, progress=False)
+    result = faithfulness(
+        conditional_run,
+        judge,
+        scales=(0, 2),
+        requests=["Smiling", "-Smiling,Eyeglasses"],
+        per_request=3,
+        steps=4,
+        progress=False,
+    )
     for row in result["rows"]:
         # Smiling: 3 of 3 as asked; -Smiling,Eyeglasses: Eyeglasses 3 of 3, -Smiling 0 of 3. In all 6 of 9.
         assert row["accuracy"] == pytest.approx(6 / 9)
@@ -44,7 +60,9 @@ def test_accuracy_counts_each_requested_attribute_of_each_image(conditional_run,
     assert grid.height > 2 * 16 and grid.width > 3 * 16  # two rows of three images, captions on the left
 
 
-def test_faithfulness_refuses_an_unconditional_run_and_unknown_requests(tiny, tmp_path, conditional_run, builtin_classifier):
+def test_faithfulness_refuses_an_unconditional_run_and_unknown_requests(
+    tiny, tmp_path, conditional_run, builtin_classifier
+):
     plain = unnoise.train(tiny(steps=2, checkpoint_every=0), out=tmp_path / "plain", progress=False)
     with pytest.raises(unnoise.UserError, match="without a condition"):
         faithfulness(plain, builtin_classifier, progress=False)
@@ -56,7 +74,10 @@ def test_a_briefly_trained_conditional_model_draws_what_it_is_asked(tiny, tmp_pa
     config = tiny(steps=300, batch_size=32, lr=3e-3, warmup_steps=20, ema_decay=0.95, checkpoint_every=0, log_every=50)
     config.data.source = "builtin:1024"
     config.model.base_channels, config.model.dropout, config.model.scale_shift = 16, 0.0, True
-    config.diffusion.prediction, config.diffusion.weighting = "v", "min_snr"  # weight to the noisy steps, where a face's colours are decided
+    config.diffusion.prediction, config.diffusion.weighting = (
+        "v",
+        "min_snr",
+    )  # weight to the noisy steps, where a face's colours are decided
     config.condition.kind = "attributes"
     run = unnoise.train(config, out=tmp_path / "run", progress=False)
     # The default requests: single attributes, absences and combinations (12 of them on the built-in faces).
@@ -70,9 +91,26 @@ def test_a_briefly_trained_conditional_model_draws_what_it_is_asked(tiny, tmp_pa
 
 def test_cli_faithfulness_writes_its_table(conditional_run, builtin_classifier, tmp_path, capsys):
     builtin_classifier.save(tmp_path / "judge")
-    code = main(["eval", str(conditional_run.path), "--faithfulness", "--classifier", str(tmp_path / "judge"),
-                 "--guidance-scales", "1,3", "--per-request", "2", "--steps", "3", "--request", "Smiling",
-                 "--out", str(tmp_path / "f"), "--quiet"])
+    code = main(
+        [
+            "eval",
+            str(conditional_run.path),
+            "--faithfulness",
+            "--classifier",
+            str(tmp_path / "judge"),
+            "--guidance-scales",
+            "1,3",
+            "--per-request",
+            "2",
+            "--steps",
+            "3",
+            "--request",
+            "Smiling",
+            "--out",
+            str(tmp_path / "f"),
+            "--quiet",
+        ]
+    )
     assert code == 0
     assert "| guidance |" in capsys.readouterr().out
     assert (tmp_path / "f" / "faithfulness.png").is_file() and (tmp_path / "f" / "requests_w3.png").is_file()

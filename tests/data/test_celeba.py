@@ -41,7 +41,9 @@ def test_tiny_celeba_attributes_and_pixels_line_up_with_names(tmp_path):
     assert dataset.attributes.dtype.is_floating_point is False and set(dataset.attributes.unique().tolist()) <= {0, 1}
 
 
-@pytest.mark.parametrize("split, numbers", [("train", [1, 2, 3]), ("valid", [4, 5]), ("test", [6]), ("all", [1, 2, 3, 4, 5, 6])])
+@pytest.mark.parametrize(
+    "split, numbers", [("train", [1, 2, 3]), ("valid", [4, 5]), ("test", [6]), ("all", [1, 2, 3, 4, 5, 6])]
+)
 def test_tiny_celeba_splits(tmp_path, split, numbers):
     assert [number_of(name) for name in read(write_tiny_celeba(tmp_path), split).names] == numbers
 

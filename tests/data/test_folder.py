@@ -36,7 +36,10 @@ def test_lists_images_recursively_sorted_case_insensitive_skipping_hidden(tmp_pa
 
 def test_every_format_and_mode_decodes_to_the_right_colour(tmp_path):
     dataset = read(mixed_tree(tmp_path))
-    colours = {name: dataset.images[index].float().mean(dim=(1, 2)).round().tolist() for index, name in enumerate(dataset.names)}
+    colours = {
+        name: dataset.images[index].float().mean(dim=(1, 2)).round().tolist()
+        for index, name in enumerate(dataset.names)
+    }
     expected = {
         "a/d.JPEG": [90, 90, 90],
         "a/deep/c.PNG": [255, 255, 255],
@@ -67,7 +70,11 @@ def test_corrupt_files_are_skipped_with_one_warning(tmp_path, caplog):
     dataset = read(tmp_path)
     assert dataset.names == ["good.png"]
     warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
-    assert len(warnings) == 1 and warnings[0].startswith("5 image files") and "bad0.jpg, bad1.jpg, bad2.jpg, ..." in warnings[0]
+    assert (
+        len(warnings) == 1
+        and warnings[0].startswith("5 image files")
+        and "bad0.jpg, bad1.jpg, bad2.jpg, ..." in warnings[0]
+    )
 
 
 def test_small_images_are_upscaled_with_one_warning(tmp_path, caplog):

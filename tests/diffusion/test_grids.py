@@ -10,7 +10,7 @@ from unnoise.errors import UserError
 
 @pytest.mark.parametrize("spacing", TIMESTEP_SPACINGS)
 def test_every_spacing_for_every_k_starts_at_t_minus_1_and_decreases_strictly(spacing):
-    """For each K from 1 to T: K distinct timesteps, the first T - 1 (pure noise), strictly decreasing, all in 0..T-1."""
+    """For each K from 1 to T: K distinct timesteps from T - 1 (pure noise), strictly decreasing, all in 0..T-1."""
     for num_timesteps in (10, 1000):
         for steps in range(1, num_timesteps + 1):
             timesteps = spaced_timesteps(num_timesteps, steps, spacing)

@@ -72,8 +72,12 @@ def test_every_sampler_guides_gaussian_data_to_the_extrapolated_mean(sampler):
     schedule = make_schedule("linear", 1000)
     prediction = "v" if sampler == "dpmpp_2m" else "eps"  # guidance is the same in any parameterisation
     condition = Condition(torch.zeros(n, dtype=torch.bool), attributes=torch.ones(n, 1))
-    guided = GuidedNetwork(conditional_gaussian_network(schedule, prediction), condition,
-                           condition.with_null(torch.ones(n, dtype=torch.bool)), scale)
+    guided = GuidedNetwork(
+        conditional_gaussian_network(schedule, prediction),
+        condition,
+        condition.with_null(torch.ones(n, dtype=torch.bool)),
+        scale,
+    )
     denoiser = Denoiser(guided, schedule, prediction, clip_x0=False)
     x_T = torch.randn((n, 1, 4, 4), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     samples = solve(sampler, denoiser, x_T, ENOUGH_STEPS[sampler], seed=1)

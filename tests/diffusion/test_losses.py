@@ -26,12 +26,16 @@ def test_parameterisations_convert_exactly(prediction):
     eps = torch.randn((3, 3, 4, 4), generator=generator, dtype=torch.float64)
     alpha_bar = make_schedule("cosine", 1000).alpha_bar[torch.tensor([0, 400, 998])]
     x_t = q_sample(x0, alpha_bar, eps)
-    recovered_eps, recovered_x0 = eps_and_x0(prediction, training_target(prediction, x0, eps, alpha_bar), x_t, alpha_bar)
+    recovered_eps, recovered_x0 = eps_and_x0(
+        prediction, training_target(prediction, x0, eps, alpha_bar), x_t, alpha_bar
+    )
     assert torch.allclose(recovered_eps, eps, atol=1e-8) and torch.allclose(recovered_x0, x0, atol=1e-8)
 
 
 def test_velocity_is_the_rotation_of_eps_and_x0():
-    """v = d x_t / d phi for x_t = cos(phi) x_0 + sin(phi) eps, so |v|^2 = |eps|^2 + |x0|^2 - 2 ... ; check at alpha_bar = 1/2."""
+    """v = d x_t / d phi for x_t = cos(phi) x_0 + sin(phi) eps, so |v|^2 = |eps|^2 + |x0|^2 - 2 ... ; check at alpha_bar
+    = 1/2.
+    """
     x0, eps = torch.tensor([[1.0]]), torch.tensor([[3.0]])
     half = torch.tensor([0.5], dtype=torch.float64)
     assert velocity(x0, eps, half).item() == pytest.approx((3.0 - 1.0) / 2**0.5)
@@ -55,7 +59,10 @@ def test_denoising_loss_is_zero_for_an_oracle_and_not_otherwise(prediction, weig
         return training_target(prediction, x0, eps, alpha_bar[t])
 
     generator = torch.Generator().manual_seed(0)
-    t, noise = torch.randint(0, 1000, (8,), generator=generator), torch.randn(x0.shape, generator=generator, dtype=x0.dtype)
+    t, noise = (
+        torch.randint(0, 1000, (8,), generator=generator),
+        torch.randn(x0.shape, generator=generator, dtype=x0.dtype),
+    )
     assert denoising_loss(oracle, alpha_bar, x0, t, noise, "l2", prediction, weighting).item() < 1e-12
     assert denoising_loss(lambda x_t, t: x_t + 1, alpha_bar, x0, t, noise, "l2", prediction, weighting).item() > 1e-3
     with pytest.raises(UserError):

@@ -60,5 +60,7 @@ def test_posterior_matches_bayes_rule(t, s):
 def test_posterior_of_the_next_step_uses_the_schedules_posterior_variance():
     schedule = make_schedule("linear", 1000)
     t = torch.tensor([5, 700])
-    _, variance = q_posterior(torch.zeros(2, 1, 1, 1), torch.zeros(2, 1, 1, 1), schedule.alpha_bar[t], schedule.alpha_bar[t - 1])
+    _, variance = q_posterior(
+        torch.zeros(2, 1, 1, 1), torch.zeros(2, 1, 1, 1), schedule.alpha_bar[t], schedule.alpha_bar[t - 1]
+    )
     assert torch.allclose(variance, schedule.posterior_variance[t], rtol=1e-10)

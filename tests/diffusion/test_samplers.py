@@ -112,14 +112,22 @@ def test_deterministic_samplers_converge_to_each_other_as_steps_grow():
     reference, _ = draw("heun", 200)
     gaps = {}
     for sampler, options in [("ddim", {"spacing": "quadratic"}), ("dpmpp_2m", {"spacing": "quadratic"}), ("euler", {})]:
-        gaps[sampler] = [(draw(sampler, steps, **options)[0] - reference).abs().mean().item() for steps in (10, 50, 200)]
+        gaps[sampler] = [
+            (draw(sampler, steps, **options)[0] - reference).abs().mean().item() for steps in (10, 50, 200)
+        ]
         assert gaps[sampler][0] > gaps[sampler][1] > gaps[sampler][2] and gaps[sampler][2] < 0.005, gaps
     # Higher order pays off at few steps: DPM-Solver++(2M) beats DDIM (first order) at 10 steps.
     assert gaps["dpmpp_2m"][0] < gaps["ddim"][0]
 
 
 def test_stochastic_samplers_depend_on_the_seed_and_deterministic_ones_do_not():
-    for sampler, stochastic in [("ddpm", True), ("dpmpp_2m_sde", True), ("ddim", False), ("euler", False), ("heun", False)]:
+    for sampler, stochastic in [
+        ("ddpm", True),
+        ("dpmpp_2m_sde", True),
+        ("ddim", False),
+        ("euler", False),
+        ("heun", False),
+    ]:
         a, _ = draw(sampler, 10, seed=1, n=4)
         b, _ = draw(sampler, 10, seed=2, n=4)
         assert torch.equal(a, b) != stochastic, sampler

@@ -54,13 +54,16 @@ def test_posterior_variance_and_snr_follow_their_definitions():
     alpha_bar = [math.prod(1 - beta for beta in betas[: t + 1].tolist()) for t in range(50)]
     for t in (0, 1, 25, 49):
         previous = alpha_bar[t - 1] if t > 0 else 1.0
-        assert schedule.posterior_variance[t].item() == pytest.approx((1 - previous) / (1 - alpha_bar[t]) * betas[t].item(), rel=1e-12)
+        assert schedule.posterior_variance[t].item() == pytest.approx(
+            (1 - previous) / (1 - alpha_bar[t]) * betas[t].item(), rel=1e-12
+        )
         assert schedule.snr[t].item() == pytest.approx(alpha_bar[t] / (1 - alpha_bar[t]), rel=1e-12)
     assert schedule.posterior_variance[0].item() == 0.0
 
 
 @pytest.mark.parametrize(
-    "arguments", [dict(name="exponential"), dict(timesteps=1), dict(beta_start=0.0), dict(beta_start=0.03, beta_end=0.02)]
+    "arguments",
+    [dict(name="exponential"), dict(timesteps=1), dict(beta_start=0.0), dict(beta_start=0.03, beta_end=0.02)],
 )
 def test_bad_schedules_are_user_errors(arguments):
     with pytest.raises(UserError):

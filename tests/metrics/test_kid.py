@@ -41,7 +41,9 @@ def test_same_distribution_is_near_zero_and_shifted_is_clearly_positive():
 
 def test_the_estimator_is_unbiased():
     rng = np.random.default_rng(2)
-    estimates = np.array([mmd2_unbiased(rng.standard_normal((10, 6)), rng.standard_normal((10, 6))) for _ in range(400)])
+    estimates = np.array(
+        [mmd2_unbiased(rng.standard_normal((10, 6)), rng.standard_normal((10, 6))) for _ in range(400)]
+    )
     # A biased (V-statistic) estimator would be positive every time; this one averages to zero.
     assert estimates.min() < 0
     assert abs(estimates.mean()) < 4 * estimates.std() / np.sqrt(len(estimates))

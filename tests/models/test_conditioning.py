@@ -17,8 +17,17 @@ def perturbed(model, seed=0):
 
 
 def small_unet(**conditioning):
-    return perturbed(UNet(16, base_channels=8, channel_mult=(1, 2), blocks_per_level=1, attention_resolutions=(8,),
-                          dropout=0.0, **conditioning))
+    return perturbed(
+        UNet(
+            16,
+            base_channels=8,
+            channel_mult=(1, 2),
+            blocks_per_level=1,
+            attention_resolutions=(8,),
+            dropout=0.0,
+            **conditioning,
+        )
+    )
 
 
 def inputs(batch=4):
@@ -31,8 +40,12 @@ def text_condition(null, lengths, seed=2, width=384):
     longest = max(lengths)
     tokens = torch.randn(len(lengths), longest, width, generator=generator)
     mask = torch.arange(longest)[None, :] < torch.tensor(lengths)[:, None]
-    return Condition(torch.tensor(null), tokens=tokens * mask[..., None], token_mask=mask,
-                     pooled=torch.randn(len(lengths), width, generator=generator))
+    return Condition(
+        torch.tensor(null),
+        tokens=tokens * mask[..., None],
+        token_mask=mask,
+        pooled=torch.randn(len(lengths), width, generator=generator),
+    )
 
 
 def test_attributes_change_the_output_and_null_rows_ignore_them():
@@ -48,8 +61,12 @@ def test_attributes_change_the_output_and_null_rows_ignore_them():
 def test_text_padding_is_invisible_and_null_rows_ignore_the_text():
     model, (x, t) = small_unet(text_channels=384), inputs(2)
     short = text_condition([False, True], [3, 3])
-    padded = Condition(short.null, tokens=torch.cat([short.tokens, torch.randn(2, 4, 384)], dim=1),
-                       token_mask=torch.cat([short.token_mask, torch.zeros(2, 4, dtype=torch.bool)], dim=1), pooled=short.pooled)
+    padded = Condition(
+        short.null,
+        tokens=torch.cat([short.tokens, torch.randn(2, 4, 384)], dim=1),
+        token_mask=torch.cat([short.token_mask, torch.zeros(2, 4, dtype=torch.bool)], dim=1),
+        pooled=short.pooled,
+    )
     assert torch.allclose(model(x, t, short), model(x, t, padded), atol=1e-5)
     other = text_condition([False, True], [5, 2], seed=7)
     out_short, out_other = model(x, t, short), model(x, t, other)

@@ -13,8 +13,17 @@ from unnoise.models.unet import UNet
 
 
 def config(**changes):
-    values = dict(family="diffusion", architecture="unet", base_channels=16, channel_mult=(1, 2), blocks_per_level=1,
-                  attention_resolutions=(8,), attention_heads=1, dropout=0.0, scale_shift=False)
+    values = dict(
+        family="diffusion",
+        architecture="unet",
+        base_channels=16,
+        channel_mult=(1, 2),
+        blocks_per_level=1,
+        attention_resolutions=(8,),
+        attention_heads=1,
+        dropout=0.0,
+        scale_shift=False,
+    )
     values.update(changes)
     return SimpleNamespace(**values)
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from unnoise.data.builtin import ATTRIBUTE_NAMES as BUILTIN_NAMES
-from unnoise.text.captions import ATTRIBUTE_PHRASES, FEMALE_PHRASE, caption_for, captions_for_dataset, request_caption
+from unnoise.text.captions import ATTRIBUTE_PHRASES, caption_for, captions_for_dataset, request_caption
 
 # The header of CelebA's list_attr_celeba.txt.
 CELEBA_NAMES = (
@@ -128,7 +128,10 @@ def test_dataset_captions_repeat_only_when_the_attributes_allow_no_more():
 
 
 def test_a_request_caption_names_exactly_the_wanted_attributes():
-    assert request_caption({"Smiling": True, "Male": False, "Eyeglasses": True}) == "a photo of a smiling woman wearing eyeglasses"
+    assert (
+        request_caption({"Smiling": True, "Male": False, "Eyeglasses": True})
+        == "a photo of a smiling woman wearing eyeglasses"
+    )
     assert request_caption({"Male": True, "Blond_Hair": True}) == "a photo of a man with blond hair"
     assert request_caption({"Smiling": True}) == "a photo of a smiling person"
     with pytest.raises(ValueError, match="-Eyeglasses"):

@@ -12,7 +12,9 @@ from unnoise.text.table import caption_table
 def test_caption_table_rows_match_the_encoder_and_come_from_the_cache_later(encoder, tmp_path, monkeypatch):
     names = ["Smiling", "Eyeglasses", "Blond_Hair"]
     attributes = torch.tensor([[1, 0, 1], [0, 1, 0], [1, 1, 1]], dtype=torch.uint8)
-    table = caption_table(names, attributes, encoder, seed=3, per_image=2, max_tokens=32, cache_dir=tmp_path, progress=False)
+    table = caption_table(
+        names, attributes, encoder, seed=3, per_image=2, max_tokens=32, cache_dir=tmp_path, progress=False
+    )
     captions = captions_for_dataset(names, attributes, 3, 2)
     tokens, mask, pooled = table.gather(torch.tensor([2, 0]), torch.tensor([1, 0]))
     direct = encoder.encode([captions[2][1], captions[0][0]])
@@ -21,7 +23,9 @@ def test_caption_table_rows_match_the_encoder_and_come_from_the_cache_later(enco
     assert torch.allclose(tokens, direct.tokens, atol=2e-3)  # stored as float16
 
     monkeypatch.setattr(type(encoder), "encode", lambda *a, **k: pytest.fail("the cached table was embedded again"))
-    again = caption_table(names, attributes, encoder, seed=3, per_image=2, max_tokens=32, cache_dir=tmp_path, progress=False)
+    again = caption_table(
+        names, attributes, encoder, seed=3, per_image=2, max_tokens=32, cache_dir=tmp_path, progress=False
+    )
     assert torch.equal(again.tokens, table.tokens) and torch.equal(again.offsets, table.offsets)
 
 
@@ -45,12 +49,29 @@ def test_prompts_condition_samples_and_a_negative_prompt_changes_the_guided_ones
     assert not torch.equal(smiling, negative)
     # At guidance 1 there is nothing to push away from: the negative prompt has no effect.
     plain = text_run.sample(prompt="a smiling person", guidance=1, **ask)
-    assert torch.equal(plain, text_run.sample(prompt="a smiling person", negative_prompt="a bald man", guidance=1, **ask))
+    assert torch.equal(
+        plain, text_run.sample(prompt="a smiling person", negative_prompt="a bald man", guidance=1, **ask)
+    )
 
 
 def test_text_runs_take_prompts_and_attributes_said_as_captions(text_run, tmp_path, capsys):
-    assert main(["sample", str(text_run.path), "--n", "2", "--steps", "3", "--prompt", "a smiling woman",
-                 "--out", str(tmp_path / "grid.png")]) == 0
+    assert (
+        main(
+            [
+                "sample",
+                str(text_run.path),
+                "--n",
+                "2",
+                "--steps",
+                "3",
+                "--prompt",
+                "a smiling woman",
+                "--out",
+                str(tmp_path / "grid.png"),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "grid.png").is_file()
     # Attributes are asked as the caption that names them; an absence other than -Male cannot be said.
     asked = text_run.sample(2, steps=3, seed=0, attrs="Smiling,Blond_Hair")

@@ -2,8 +2,8 @@ import pytest
 import torch
 from torch import nn
 
-from unnoise.storage.atomic import write_text_atomic
 from unnoise.errors import UserError
+from unnoise.storage.atomic import write_text_atomic
 from unnoise.train.checkpoint import (
     latest_checkpoint,
     load_checkpoint,
@@ -52,7 +52,9 @@ def test_an_interrupted_checkpoint_write_leaves_the_previous_one_latest(tmp_path
     (partial / "model.safetensors").write_bytes(b"half a file")
     assert latest_checkpoint(tmp_path).name == "step_0000010"
     restored_model, restored_ema = small_model(), small_model()
-    step = load_checkpoint(latest_checkpoint(tmp_path), restored_model, restored_ema, torch.optim.AdamW(restored_model.parameters()))
+    step = load_checkpoint(
+        latest_checkpoint(tmp_path), restored_model, restored_ema, torch.optim.AdamW(restored_model.parameters())
+    )
     assert step == 10
     for a, b in zip(model.state_dict().values(), restored_model.state_dict().values()):
         assert torch.equal(a, b)

@@ -13,8 +13,9 @@ from unnoise.train.conditions import TrainingConditions
 def test_conditions_are_dropped_and_hidden_at_the_configured_rates():
     generator = torch.Generator().manual_seed(0)
     attributes = (torch.rand(500, 20, generator=generator) < 0.3).to(torch.uint8)
-    conditions = TrainingConditions(ConditionConfig(kind="attributes", drop_prob=0.2, hide_max=0.6), attributes, None,
-                                    torch.device("cpu"))
+    conditions = TrainingConditions(
+        ConditionConfig(kind="attributes", drop_prob=0.2, hide_max=0.6), attributes, None, torch.device("cpu")
+    )
     indices = torch.randint(500, (40_000,), generator=generator)
     condition = conditions.draw(indices, generator)
     # 40,000 rows: the standard error of a rate near 0.2-0.3 is about 0.002
@@ -59,8 +60,9 @@ def test_attribute_conditioning_needs_data_with_attributes(tiny, tmp_path):
 
 def test_training_grids_ask_for_the_attributes_of_training_images():
     attributes = torch.tensor([[1, 0, 1], [0, 0, 1]], dtype=torch.uint8)
-    conditions = TrainingConditions(ConditionConfig(kind="attributes", drop_prob=0.5, hide_max=1.0), attributes, None,
-                                    torch.device("cpu"))
+    conditions = TrainingConditions(
+        ConditionConfig(kind="attributes", drop_prob=0.5, hide_max=1.0), attributes, None, torch.device("cpu")
+    )
     asked = conditions.of_images(torch.tensor([1, 0, 1]))
     assert not asked.null.any()  # never dropped, never hidden
     assert asked.attributes.tolist() == [[-1, -1, 1], [1, -1, 1], [-1, -1, 1]]

@@ -2,9 +2,9 @@ import pytest
 import torch
 from torch import nn
 
+from unnoise.errors import UserError
 from unnoise.train.data_order import DataOrder, step_seed
 from unnoise.train.ema import EMA, ema_decay_at
-from unnoise.errors import UserError
 from unnoise.train.trainer import learning_rate_at, resolve_precision
 
 

@@ -33,7 +33,10 @@ def test_samples_are_finite_images_of_the_right_shape(tiny, tmp_path):
 
 
 def state_of(folder):
-    return {name: load_file(str(folder / name)) for name in ("model.safetensors", "ema.safetensors", "optimizer.safetensors")}
+    return {
+        name: load_file(str(folder / name))
+        for name in ("model.safetensors", "ema.safetensors", "optimizer.safetensors")
+    }
 
 
 def test_resumed_run_equals_uninterrupted_run(tiny, tmp_path):
@@ -41,7 +44,10 @@ def test_resumed_run_equals_uninterrupted_run(tiny, tmp_path):
     unnoise.train(tiny(steps=4), out=tmp_path / "stopped", progress=False)
     resumed = unnoise.train(tiny(steps=8), out=tmp_path / "stopped", resume=True, progress=False)
     assert resumed.step == 8
-    straight, stopped = state_of(latest_checkpoint(tmp_path / "straight")), state_of(latest_checkpoint(tmp_path / "stopped"))
+    straight, stopped = (
+        state_of(latest_checkpoint(tmp_path / "straight")),
+        state_of(latest_checkpoint(tmp_path / "stopped")),
+    )
     for file_name in straight:
         assert straight[file_name].keys() == stopped[file_name].keys()
         for key in straight[file_name]:

@@ -11,7 +11,10 @@ WEB_PACKAGES = ("fastapi", "uvicorn", "python_multipart", "httpx")
 def require_web() -> None:
     missing = [name for name in WEB_PACKAGES if importlib.util.find_spec(name) is None]
     if missing:
-        pytest.skip(f"the web extra is not installed ({', '.join(missing)} missing): pip install -e '.[web,test]' (make test does it)")
+        pytest.skip(
+            f"the web extra is not installed ({', '.join(missing)} missing): pip install -e '.[web,test]' (make test "
+            "does it)"
+        )
 
 
 @pytest.fixture(scope="session")

@@ -6,10 +6,9 @@ import time
 import pytest
 from PIL import Image
 
+import unnoise
 from tests.web.conftest import require_web
 from unnoise.web.jobs import GenerationRequest, JobQueue, Limits, QueueFull
-
-import unnoise
 
 
 @pytest.fixture
@@ -63,21 +62,26 @@ def test_generation_shows_intermediate_pictures_and_gives_a_png_to_download(clie
     # Three 16x16 images upscaled 8x in a 2x2 grid, 2-pixel padding.
     assert grid.size == (2 * 128 + 3 * 2, 2 * 128 + 3 * 2)
     # The same request draws the same images: the page's seed is the API's seed.
-    again = wait_for(client, client.post("/api/generate", json={"n": 3, "steps": 6, "sampler": "ddim", "seed": 5}).json()["id"])
+    again = wait_for(
+        client, client.post("/api/generate", json={"n": 3, "steps": 6, "sampler": "ddim", "seed": 5}).json()["id"]
+    )
     assert client.get(again["image_url"]).content == download.content
 
 
-@pytest.mark.parametrize("request_body, message", [
-    ({"n": 5}, "n must be between 1 and 4"),
-    ({"steps": 21}, "steps must be between 1 and 20"),
-    ({"steps": "many"}, "steps must be an integer"),
-    ({"sampler": "magic"}, "sampler must be one of"),
-    ({"guidance": 1e9}, "guidance must be between 0 and 20"),
-    ({"seed": -1}, "seed must be an integer in [0, 2^63)"),
-    ({"prompt": "a cat"}, "trained without a condition"),
-    ({"colour": "red"}, "unknown fields: colour"),
-    ([1, 2], "must be a JSON object"),
-])
+@pytest.mark.parametrize(
+    "request_body, message",
+    [
+        ({"n": 5}, "n must be between 1 and 4"),
+        ({"steps": 21}, "steps must be between 1 and 20"),
+        ({"steps": "many"}, "steps must be an integer"),
+        ({"sampler": "magic"}, "sampler must be one of"),
+        ({"guidance": 1e9}, "guidance must be between 0 and 20"),
+        ({"seed": -1}, "seed must be an integer in [0, 2^63)"),
+        ({"prompt": "a cat"}, "trained without a condition"),
+        ({"colour": "red"}, "unknown fields: colour"),
+        ([1, 2], "must be a JSON object"),
+    ],
+)
 def test_bad_values_get_a_message_not_a_crash(client_for, request_body, message):
     response = client_for().post("/api/generate", json=request_body)
     assert response.status_code == 400 and message in response.json()["error"]
@@ -89,7 +93,9 @@ def test_attribute_requests_are_checked_before_they_queue(client_for):
     assert info["condition"] == "attributes" and "Smiling" in info["attributes"]
     refused = client.post("/api/generate", json={"attrs": "Smiling,Wings"})
     assert refused.status_code == 400 and "Wings" in refused.json()["error"]
-    done = wait_for(client, client.post("/api/generate", json={"attrs": "Smiling,-Eyeglasses", "n": 2, "steps": 3}).json()["id"])
+    done = wait_for(
+        client, client.post("/api/generate", json={"attrs": "Smiling,-Eyeglasses", "n": 2, "steps": 3}).json()["id"]
+    )
     assert done["status"] == "done"
 
 

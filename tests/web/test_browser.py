@@ -13,8 +13,16 @@ from unnoise.web.jobs import Limits
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Headless, sandbox-free (tests run as root), and quiet on a machine without internet access.
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def free_port() -> int:

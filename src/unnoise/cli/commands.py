@@ -17,7 +17,8 @@ from ..devices import resolve_device
 from ..errors import UserError
 from ..metrics import fid_stats
 from ..metrics.classifier import train_classifier
-from ..metrics.compare import compare, markdown_table as comparison_table, write_comparison
+from ..metrics.compare import compare, write_comparison
+from ..metrics.compare import markdown_table as comparison_table
 from ..metrics.faithfulness import faithfulness, markdown_table, write_faithfulness
 from ..train.distributed import is_main_process, shutdown_distributed
 from ..viz import save_grid, save_images, save_png
@@ -46,11 +47,16 @@ def command_train(arguments: argparse.Namespace) -> int:
     if not is_main_process():
         return 0
     if run.status == "interrupted":
-        print(f"stopped at step {run.step}; checkpoint saved. Continue with: unnoise train --resume --out {out}", file=sys.stderr)
+        print(
+            f"stopped at step {run.step}; checkpoint saved. Continue with: unnoise train --resume --out {out}",
+            file=sys.stderr,
+        )
         return EXIT_INTERRUPTED
     if run.status == "out_of_time":
-        print(f"--max-minutes spent at step {run.step} of {run.config.train.steps}; checkpoint saved "
-              f"(continue with: unnoise train --resume --out {out})")
+        print(
+            f"--max-minutes spent at step {run.step} of {run.config.train.steps}; checkpoint saved "
+            f"(continue with: unnoise train --resume --out {out})"
+        )
         return 0
     print(f"trained {out} to step {run.step}: weights {out / 'model.safetensors'}, samples in {out / 'samples'}")
     return 0
@@ -63,8 +69,11 @@ def command_sample(arguments: argparse.Namespace) -> int:
     images = run.sample(settings)
     seconds = time.perf_counter() - started
     out = save_grid(images, arguments.out or arguments.run / "samples.png")
-    print(f"wrote {out} ({settings.n} images, {run.objective.describe_sampling(settings)}, NFE {run.nfe(settings)} per image"
-          f"{request_summary(settings)}, {seconds:.1f} s)")
+    print(
+        f"wrote {out} ({settings.n} images, {run.objective.describe_sampling(settings)}, NFE {run.nfe(settings)} per "
+        "image"
+        f"{request_summary(settings)}, {seconds:.1f} s)"
+    )
     if arguments.images_dir:
         save_images(images, arguments.images_dir)
         print(f"wrote {settings.n} images to {arguments.images_dir}")
@@ -85,8 +94,14 @@ def request_summary(settings) -> str:
 
 
 def command_noise(arguments: argparse.Namespace) -> int:
-    strip = noising_strip(arguments.image, arguments.timesteps, arguments.schedule, arguments.num_timesteps, arguments.size,
-                          arguments.seed)
+    strip = noising_strip(
+        arguments.image,
+        arguments.timesteps,
+        arguments.schedule,
+        arguments.num_timesteps,
+        arguments.size,
+        arguments.seed,
+    )
     print(f"wrote {save_png(strip, arguments.out)}")
     return 0
 
@@ -101,8 +116,13 @@ def command_demo(arguments: argparse.Namespace) -> int:
 
 def command_fid_stats(arguments: argparse.Namespace) -> int:
     reference = fid_stats(
-        arguments.data, arguments.out, image_size=arguments.size, split=arguments.split, n=arguments.n,
-        device=arguments.device, progress=not arguments.quiet,
+        arguments.data,
+        arguments.out,
+        image_size=arguments.size,
+        split=arguments.split,
+        n=arguments.n,
+        device=arguments.device,
+        progress=not arguments.quiet,
     )
     print(f"wrote {arguments.out}: statistics of {reference.n} images at {reference.image_size}x{reference.image_size}")
     return 0
@@ -113,8 +133,13 @@ def command_eval(arguments: argparse.Namespace) -> int:
         return command_faithfulness(arguments)
     if arguments.ref is None:
         raise UserError("eval needs --ref STATS (from unnoise fid-stats), unless it measures --faithfulness")
-    result = api.evaluate(arguments.target, arguments.ref, device=arguments.device, progress=not arguments.quiet,
-                          **sample_fields(arguments))
+    result = api.evaluate(
+        arguments.target,
+        arguments.ref,
+        device=arguments.device,
+        progress=not arguments.quiet,
+        **sample_fields(arguments),
+    )
     print(json.dumps(result))
     return 0
 
@@ -123,9 +148,16 @@ def command_faithfulness(arguments: argparse.Namespace) -> int:
     if arguments.classifier is None:
         raise UserError("--faithfulness needs --classifier DIR (make one with unnoise train-classifier)")
     run = api.load_run(arguments.target, device=arguments.device)
-    result = faithfulness(run, arguments.classifier, scales=arguments.guidance_scales, requests=arguments.requests,
-                          per_request=arguments.per_request, reference=arguments.ref, progress=not arguments.quiet,
-                          **sample_fields(arguments))
+    result = faithfulness(
+        run,
+        arguments.classifier,
+        scales=arguments.guidance_scales,
+        requests=arguments.requests,
+        per_request=arguments.per_request,
+        reference=arguments.ref,
+        progress=not arguments.quiet,
+        **sample_fields(arguments),
+    )
     written = write_faithfulness(result, arguments.out or arguments.target / "faithfulness", run.config.data.image_size)
     print(markdown_table(result), end="")
     print("wrote " + ", ".join(str(path) for path in written.values()))
@@ -133,8 +165,9 @@ def command_faithfulness(arguments: argparse.Namespace) -> int:
 
 
 def command_compare(arguments: argparse.Namespace) -> int:
-    rows, grids = compare(arguments.runs, arguments.ref, device=arguments.device, progress=not arguments.quiet,
-                          **sample_fields(arguments))
+    rows, grids = compare(
+        arguments.runs, arguments.ref, device=arguments.device, progress=not arguments.quiet, **sample_fields(arguments)
+    )
     written = write_comparison(rows, grids, arguments.out)
     print(comparison_table(rows), end="")
     print("wrote " + ", ".join(str(path) for path in written.values()))
@@ -151,17 +184,33 @@ def command_serve(arguments: argparse.Namespace) -> int:
 
 def command_train_classifier(arguments: argparse.Namespace) -> int:
     dataset = open_dataset(arguments.data, arguments.size, arguments.split, progress=not arguments.quiet)
-    classifier = train_classifier(dataset, arguments.steps, arguments.batch_size, arguments.lr, arguments.width,
-                                  arguments.seed, resolve_device(arguments.device), progress=not arguments.quiet)
+    classifier = train_classifier(
+        dataset,
+        arguments.steps,
+        arguments.batch_size,
+        arguments.lr,
+        arguments.width,
+        arguments.seed,
+        resolve_device(arguments.device),
+        progress=not arguments.quiet,
+    )
     classifier.save(arguments.out)
     mean = sum(classifier.accuracy.values()) / len(classifier.accuracy)
     print(f"wrote {arguments.out}: {len(classifier.accuracy)} attributes, mean validation accuracy {mean:.3f}")
     return 0
 
 
-COMMANDS = {"train": command_train, "sample": command_sample, "noise": command_noise, "demo": command_demo,
-            "fid-stats": command_fid_stats, "eval": command_eval, "compare": command_compare,
-            "serve": command_serve, "train-classifier": command_train_classifier}
+COMMANDS = {
+    "train": command_train,
+    "sample": command_sample,
+    "noise": command_noise,
+    "demo": command_demo,
+    "fid-stats": command_fid_stats,
+    "eval": command_eval,
+    "compare": command_compare,
+    "serve": command_serve,
+    "train-classifier": command_train_classifier,
+}
 
 
 def configure_logging() -> None:

@@ -6,16 +6,18 @@ import logging
 from pathlib import Path
 
 from ..api import CONFIG_FILE, load_run, train
-from ..sampling.settings import SampleSettings
 from ..config import preset
 from ..data import open_dataset
-from ..viz.noising import noising_strip_from_image
+from ..sampling.settings import SampleSettings
 from ..viz import save_grid, save_png
+from ..viz.noising import noising_strip_from_image
 
 log = logging.getLogger("unnoise")
 
 
-def demo(out: str | Path = "runs/demo", samples: int = 64, steps: int | None = 100, progress: bool = True) -> dict[str, Path]:
+def demo(
+    out: str | Path = "runs/demo", samples: int = 64, steps: int | None = 100, progress: bool = True
+) -> dict[str, Path]:
     """Train preset `demo` on the built-in faces (resuming or reusing a run already in `out`), then draw its pictures.
 
     Returns the paths of samples.png (a grid of new faces), trajectory.png (noise becoming faces) and
@@ -32,7 +34,9 @@ def demo(out: str | Path = "runs/demo", samples: int = 64, steps: int | None = 1
     run = load_run(run_dir)
     pictures = {
         "samples": save_grid(run.sample(SampleSettings(n=samples, steps=steps, seed=0)), run_dir / "samples.png"),
-        "trajectory": save_png(run.sample_trajectory(SampleSettings(n=4, steps=steps, seed=1)), run_dir / "trajectory.png"),
+        "trajectory": save_png(
+            run.sample_trajectory(SampleSettings(n=4, steps=steps, seed=1)), run_dir / "trajectory.png"
+        ),
     }
     face = open_dataset(run.config.data.source, 64, progress=False).images[0]
     pictures["noising"] = save_png(noising_strip_from_image(face, schedule=run.schedule), run_dir / "noising.png")

@@ -81,38 +81,62 @@ def config_overrides(arguments: argparse.Namespace) -> dict[str, Any]:
     return {key: value for key, value in vars(arguments).items() if "." in key}
 
 
-def add_sample_flags(parser: argparse.ArgumentParser, n: int | None = 64, requests: bool = True, steps_help: str = "") -> None:
-    """The flags of SampleSettings: what to draw, with which solver on which grid, and (conditional runs) what to ask."""
+def add_sample_flags(
+    parser: argparse.ArgumentParser, n: int | None = 64, requests: bool = True, steps_help: str = ""
+) -> None:
+    """The flags of SampleSettings: what to draw, by which solver on which grid, and what to ask."""
     parser.add_argument("--n", type=int, default=n, help=f"number of images (default {n if n else 'the reference n'})")
     parser.add_argument("--seed", type=int, default=0, help="image k of a seed is the same at any --n and --batch-size")
     parser.add_argument("--batch-size", type=int, default=64, help="images per network call (memory, not results)")
     parser.add_argument("--sampler", default=None, choices=SAMPLERS, help="solver (default ddpm)")
-    parser.add_argument("--steps", type=int, default=None, help=steps_help or "solver steps (default: all T); NFE is printed")
-    parser.add_argument("--spacing", choices=SPACINGS, default=None, help="grid of noise levels (default karras for euler/heun, else uniform)")
+    parser.add_argument(
+        "--steps", type=int, default=None, help=steps_help or "solver steps (default: all T); NFE is printed"
+    )
+    parser.add_argument(
+        "--spacing",
+        choices=SPACINGS,
+        default=None,
+        help="grid of noise levels (default karras for euler/heun, else uniform)",
+    )
     parser.add_argument("--rho", type=float, default=None, help="karras spacing exponent (default 7)")
     parser.add_argument("--eta", type=float, default=None, help="ddim: 0 deterministic, 1 = ddpm")
     parser.add_argument("--variance", choices=VARIANCES, default=None, help="ddpm: posterior variance")
     if requests:
         parser.add_argument("--attrs", help="runs trained with --condition attributes: e.g. Smiling,Eyeglasses,-Male")
-        parser.add_argument("--prompt", help='runs trained with --condition text: e.g. "a smiling woman with blond hair"')
+        parser.add_argument(
+            "--prompt", help='runs trained with --condition text: e.g. "a smiling woman with blond hair"'
+        )
         parser.add_argument("--negative-prompt", help="guide away from this prompt instead of from no prompt")
-        parser.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE,
-                            help=f"classifier-free guidance scale w: 1 = conditional model alone, larger = more faithful "
-                                 f"(default {DEFAULT_GUIDANCE})")
+        parser.add_argument(
+            "--guidance",
+            type=float,
+            default=DEFAULT_GUIDANCE,
+            help=f"classifier-free guidance scale w: 1 = conditional model alone, larger = more faithful "
+            f"(default {DEFAULT_GUIDANCE})",
+        )
 
 
 def sample_fields(arguments: argparse.Namespace) -> dict[str, Any]:
     """The SampleSettings fields the flags set away from their defaults: what the user asked for, and nothing else."""
     defaults = SampleSettings()
-    return {field.name: getattr(arguments, field.name) for field in dataclasses.fields(SampleSettings)
-            if getattr(arguments, field.name, None) is not None and getattr(arguments, field.name) != getattr(defaults, field.name)}
+    return {
+        field.name: getattr(arguments, field.name)
+        for field in dataclasses.fields(SampleSettings)
+        if getattr(arguments, field.name, None) is not None
+        and getattr(arguments, field.name) != getattr(defaults, field.name)
+    }
 
 
 def attach_dashed_values(argv: Sequence[str]) -> list[str]:
     """['--attrs', '-Male,Smiling'] -> ['--attrs=-Male,Smiling']: argparse would take '-Male' for a flag."""
     joined: list[str] = []
     for argument in argv:
-        if joined and joined[-1] in FLAGS_TAKING_DASHED_VALUES and argument.startswith("-") and not argument.startswith("--"):
+        if (
+            joined
+            and joined[-1] in FLAGS_TAKING_DASHED_VALUES
+            and argument.startswith("-")
+            and not argument.startswith("--")
+        ):
             joined[-1] = f"{joined[-1]}={argument}"
         else:
             joined.append(argument)

@@ -23,8 +23,12 @@ def build_parser() -> Parser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     train = commands.add_parser("train", help="train a model (or --resume one)")
-    train.add_argument("--data", dest="data.source", default=argparse.SUPPRESS,
-                       help="builtin | celeba:PATH | folder:PATH (default: the preset's)")
+    train.add_argument(
+        "--data",
+        dest="data.source",
+        default=argparse.SUPPRESS,
+        help="builtin | celeba:PATH | folder:PATH (default: the preset's)",
+    )
     train.add_argument("--preset", default=None, choices=list(PRESETS), help="starting settings (default: demo)")
     train.add_argument("--out", help="run folder (default: runs/PRESET)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
@@ -65,40 +69,71 @@ def add_evaluation_parsers(commands) -> None:
     fid_stats.add_argument("--device", default="auto")
     fid_stats.add_argument("--quiet", action="store_true", help="no progress output")
 
-    evaluate = commands.add_parser("eval", help="FID and KID of a run's samples or a folder of images, as one JSON line")
+    evaluate = commands.add_parser(
+        "eval", help="FID and KID of a run's samples or a folder of images, as one JSON line"
+    )
     evaluate.add_argument("target", type=Path, help="run folder, or a folder of images at the reference's size")
-    evaluate.add_argument("--ref", type=Path, help="statistics file from unnoise fid-stats (required, except with --faithfulness)")
+    evaluate.add_argument(
+        "--ref", type=Path, help="statistics file from unnoise fid-stats (required, except with --faithfulness)"
+    )
     add_sample_flags(evaluate, n=None, requests=False)
     evaluate.add_argument("--device", default="auto")
     evaluate.add_argument("--quiet", action="store_true", help="no progress output")
     faithful = evaluate.add_argument_group("faithfulness of a conditional run (with --faithfulness)")
-    faithful.add_argument("--faithfulness", action="store_true",
-                          help="for each guidance scale: how often the requested attributes appear (and FID with --ref); "
-                               "samples with --steps, default 50 here")
+    faithful.add_argument(
+        "--faithfulness",
+        action="store_true",
+        help="for each guidance scale: how often the requested attributes appear (and FID with --ref); "
+        "samples with --steps, default 50 here",
+    )
     faithful.add_argument("--classifier", type=Path, help="folder from unnoise train-classifier, the judge")
-    faithful.add_argument("--guidance-scales", type=float_tuple, default=DEFAULT_SCALES, metavar="W,W,...",
-                          help="default " + ",".join(f"{scale:g}" for scale in DEFAULT_SCALES))
-    faithful.add_argument("--request", action="append", dest="requests", metavar="ATTRS",
-                          help="an attribute request like Smiling,-Male (repeat it; default: a fixed set)")
+    faithful.add_argument(
+        "--guidance-scales",
+        type=float_tuple,
+        default=DEFAULT_SCALES,
+        metavar="W,W,...",
+        help="default " + ",".join(f"{scale:g}" for scale in DEFAULT_SCALES),
+    )
+    faithful.add_argument(
+        "--request",
+        action="append",
+        dest="requests",
+        metavar="ATTRS",
+        help="an attribute request like Smiling,-Male (repeat it; default: a fixed set)",
+    )
     faithful.add_argument("--per-request", type=int, default=16, help="images per request and scale (default 16)")
     faithful.add_argument("--out", type=Path, help="folder for the table, curves and grids (default RUN/faithfulness)")
 
-    versus = commands.add_parser("compare", help="runs of any model (diffusion, vae, gan) side by side: a table and a figure")
+    versus = commands.add_parser(
+        "compare", help="runs of any model (diffusion, vae, gan) side by side: a table and a figure"
+    )
     versus.add_argument("runs", type=Path, nargs="+", help="run folders")
-    versus.add_argument("--ref", type=Path, required=True, help="statistics file from unnoise fid-stats, at the runs' size")
+    versus.add_argument(
+        "--ref", type=Path, required=True, help="statistics file from unnoise fid-stats, at the runs' size"
+    )
     add_sample_flags(versus, n=None, requests=False, steps_help="diffusion runs' solver steps (default 50)")
-    versus.add_argument("--out", type=Path, default=Path("comparison"),
-                        help="writes OUT.md, OUT.json and OUT.png (default ./comparison)")
+    versus.add_argument(
+        "--out",
+        type=Path,
+        default=Path("comparison"),
+        help="writes OUT.md, OUT.json and OUT.png (default ./comparison)",
+    )
     versus.add_argument("--device", default="auto")
     versus.add_argument("--quiet", action="store_true", help="no progress output")
 
-    page = commands.add_parser("serve", help="a web page to generate images from a run, step by step (needs the web extra)")
+    page = commands.add_parser(
+        "serve", help="a web page to generate images from a run, step by step (needs the web extra)"
+    )
     page.add_argument("run", type=Path, help="run folder")
     page.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     page.add_argument("--port", type=int, default=7860)
     page.add_argument("--max-images", type=int, default=16, help="most images one request may ask for (default 16)")
-    page.add_argument("--max-steps", type=int, default=250, help="most sampling steps one request may ask for (default 250)")
-    page.add_argument("--queue-size", type=int, default=8, help="requests that may wait; more get 'try again' (default 8)")
+    page.add_argument(
+        "--max-steps", type=int, default=250, help="most sampling steps one request may ask for (default 250)"
+    )
+    page.add_argument(
+        "--queue-size", type=int, default=8, help="requests that may wait; more get 'try again' (default 8)"
+    )
     page.add_argument("--device", default="auto")
 
     classifier = commands.add_parser("train-classifier", help="train the attribute classifier that judges faithfulness")

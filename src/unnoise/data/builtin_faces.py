@@ -20,7 +20,13 @@ BLUE_BACKGROUNDS = [(60, 110, 210), (90, 160, 225), (50, 80, 160)]
 WARM_BACKGROUNDS = [(245, 195, 70), (235, 135, 70), (220, 105, 110), (250, 225, 130)]
 SHIRT_COLOURS = [(70, 150, 80), (150, 60, 140), (90, 90, 90), (230, 230, 230), (160, 40, 40)]
 FRAME_COLOURS = [(20, 20, 20), (90, 30, 30), (30, 30, 90)]
-EYE_WHITE, PUPIL, MOUTH_INSIDE, TEETH, LIPS = (250, 250, 250), (30, 25, 40), (90, 20, 30), (255, 255, 255), (100, 30, 35)
+EYE_WHITE, PUPIL, MOUTH_INSIDE, TEETH, LIPS = (
+    (250, 250, 250),
+    (30, 25, 40),
+    (90, 20, 30),
+    (255, 255, 255),
+    (100, 30, 35),
+)
 
 SUPERSAMPLE = 4  # drawn at 4x the target size, then box-averaged down: smooth antialiased edges
 
@@ -123,7 +129,9 @@ def draw_eyes(sketch: Sketch, face: Face, hair, rng: np.random.Generator, eyegla
         frame, ring = pick(FRAME_COLOURS, rng), 0.085 * scale
         for side in (-1, 1):
             sketch.ellipse(x + side * eye_offset, eye_y, ring, 0.07 * scale, outline=frame, width=0.025)
-            sketch.line([(x + side * (eye_offset + ring), eye_y), (x + side * face.x_radius, eye_y - 0.01)], frame, 0.02)
+            sketch.line(
+                [(x + side * (eye_offset + ring), eye_y), (x + side * face.x_radius, eye_y - 0.01)], frame, 0.02
+            )
         sketch.line([(x - eye_offset + ring, eye_y), (x + eye_offset - ring, eye_y)], frame, 0.025)
 
 

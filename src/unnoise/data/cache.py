@@ -92,7 +92,8 @@ def save_cached(path: Path, dataset: ImageDataset, key: str, fields: dict, warni
             save_file(tensors, str(temporary), metadata={"unnoise": json.dumps(header)})
     except OSError as error:
         logger.warning(
-            f"could not write data cache {path} ({error}); continuing without it, set UNNOISE_CACHE to a writable folder"
+            f"could not write data cache {path} ({error}); continuing without it, set UNNOISE_CACHE to a writable "
+            "folder"
         )
 
 

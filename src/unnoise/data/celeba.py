@@ -89,7 +89,9 @@ def select_split(root: Path, names: list[str], split: str) -> list[str]:
     partition = read_partition_file(root / PARTITION_FILE)
     unassigned = [name for name in names if name not in partition]
     if unassigned:
-        warn_with_examples(f"images have no row in {PARTITION_FILE}", unassigned, f"leaving them out of the {split} split")
+        warn_with_examples(
+            f"images have no row in {PARTITION_FILE}", unassigned, f"leaving them out of the {split} split"
+        )
     return [name for name in names if partition.get(name) == PARTITION_CODES[split]]
 
 
@@ -111,4 +113,6 @@ def read_celeba(root: Path, image_size: int, split: str, progress: bool, source:
     names, attribute_names, rows = select_celeba_images(root, split)
     images, kept = decode_images(image_folder(root), names, celeba_crop_box, image_size, progress)
     attributes = None if rows is None else torch.from_numpy(np.stack([rows[name] for name in kept]))
-    return ImageDataset(images=images, names=kept, attribute_names=attribute_names, attributes=attributes, source=source)
+    return ImageDataset(
+        images=images, names=kept, attribute_names=attribute_names, attributes=attributes, source=source
+    )

@@ -25,7 +25,9 @@ def read_attribute_file(path: Path) -> tuple[list[str], dict[str, np.ndarray]]:
     """
     lines = read_lines(path)
     if len(lines) < 2:
-        raise UserError(f"{path} is too short: expected a row count line, then the attribute names, then one row per image")
+        raise UserError(
+            f"{path} is too short: expected a row count line, then the attribute names, then one row per image"
+        )
     attribute_names = lines[1].split()
     # One split of the whole body is ~5x faster than per line on the 202,599-row official file;
     # a file whose tokens do not tile into rows is re-read line by line to name the bad line.

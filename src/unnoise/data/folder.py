@@ -32,7 +32,9 @@ def list_image_files(root: Path) -> list[str]:
     for folder, subfolders, files in os.walk(root):
         subfolders[:] = [name for name in subfolders if not name.startswith(".")]
         relative_folder = Path(folder).relative_to(root)
-        names += [(relative_folder / name).as_posix() for name in files if is_image_file(name) and not name.startswith(".")]
+        names += [
+            (relative_folder / name).as_posix() for name in files if is_image_file(name) and not name.startswith(".")
+        ]
     return sorted(names)
 
 
@@ -40,7 +42,8 @@ def read_folder(root: Path, image_size: int, progress: bool, source: str) -> Ima
     names = list_image_files(root)
     if not names:
         raise UserError(
-            f"no images in {root} or its subfolders (looked for {' '.join(IMAGE_EXTENSIONS)}); point to a folder of images"
+            f"no images in {root} or its subfolders (looked for {' '.join(IMAGE_EXTENSIONS)}); point to a folder of "
+            "images"
         )
     images, kept = decode_images(root, names, center_square_box, image_size, progress)
     return ImageDataset(images=images, names=kept, attribute_names=[], attributes=None, source=source)

@@ -30,7 +30,9 @@ class DataSpec:
 def parse_builtin(spec: str) -> DataSpec:
     parts = spec.split(":")[1:]
     if len(parts) > 2 or not all(re.fullmatch(r"\d+", part) for part in parts) or (parts and int(parts[0]) == 0):
-        raise UserError(f"bad built-in data spec {spec!r}; write builtin, builtin:N or builtin:N:SEED with N >= 1, SEED >= 0")
+        raise UserError(
+            f"bad built-in data spec {spec!r}; write builtin, builtin:N or builtin:N:SEED with N >= 1, SEED >= 0"
+        )
     count = int(parts[0]) if parts else DEFAULT_BUILTIN_COUNT
     seed = int(parts[1]) if len(parts) > 1 else DEFAULT_BUILTIN_SEED
     return DataSpec("builtin", count=count, seed=seed)

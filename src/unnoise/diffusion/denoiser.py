@@ -1,7 +1,10 @@
-"""The network as solvers see it: D(x; sigma), the predicted x_0 for a noisy x at noise level sigma, evaluations counted.
+"""The network as solvers see it: D(x; sigma), the predicted x_0 for a noisy x at noise level sigma, evaluations
+counted.
 
-x is on the variance-preserving scale, x = sqrt(alpha_bar) x_0 + sqrt(1 - alpha_bar) eps with alpha_bar = 1 / (1 + sigma^2),
-so every solver starts from standard normal noise whatever the formulation, and sigma = inf (zero terminal SNR) is allowed.
+x is on the variance-preserving scale, x = sqrt(alpha_bar) x_0 + sqrt(1 - alpha_bar) eps with alpha_bar = 1 / (1 +
+sigma^2),
+so every solver starts from standard normal noise whatever the formulation, and sigma = inf (zero terminal SNR) is
+allowed.
 """
 
 from __future__ import annotations

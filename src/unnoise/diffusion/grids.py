@@ -1,4 +1,5 @@
-"""Grids of noise levels: where a solver evaluates the denoiser, built apart from the solver (as k-diffusion's get_sigmas_*).
+"""Grids of noise levels: where a solver evaluates the denoiser, built apart from the solver (as k-diffusion's
+get_sigmas_*).
 
 A grid is a float64 CPU tensor of K + 1 noise levels sigma, strictly decreasing and ending at 0 (the data), for K
 solver steps. sigma is the noise-to-signal ratio of the variance-exploding view x / sqrt(alpha_bar) = x_0 + sigma eps
@@ -19,7 +20,8 @@ DEFAULT_RHO = 7.0
 
 
 def spaced_timesteps(num_timesteps: int, steps: int | None, spacing: str = "uniform") -> list[int]:
-    """`steps` distinct timesteps of 0..T-1, descending from T - 1; the solver's last step goes from the final one to x_0.
+    """`steps` distinct timesteps of 0..T-1, descending from T - 1; the solver's last step goes from the final one to
+    x_0.
 
     uniform:   round(linspace(T - 1, 0, K)), the respacing of Nichol & Dhariwal 2021.
     quadratic: round((T - 1) (1 - i / (K - 1))^2), dense near the data (DDIM's "quad").
@@ -27,7 +29,11 @@ def spaced_timesteps(num_timesteps: int, steps: int | None, spacing: str = "unif
     With K = 1 every spacing is [T - 1]: one step from pure noise to the data.
     """
     steps = num_timesteps if steps is None else steps
-    check(1 <= steps <= num_timesteps, f"steps must be between 1 and {num_timesteps} for this schedule, got {steps}", "steps")
+    check(
+        1 <= steps <= num_timesteps,
+        f"steps must be between 1 and {num_timesteps} for this schedule, got {steps}",
+        "steps",
+    )
     check(spacing in TIMESTEP_SPACINGS, f"unknown spacing {spacing!r}; choose one of {', '.join(SPACINGS)}", "spacing")
     last = num_timesteps - 1
     if steps == 1:
@@ -54,7 +60,10 @@ def timestep_grid(schedule: NoiseSchedule, steps: int | None = None, spacing: st
 
 
 def karras_grid(sigma_min: float, sigma_max: float, steps: int, rho: float = DEFAULT_RHO) -> torch.Tensor:
-    """sigma_i = (sigma_max^(1/rho) + i / (K - 1) (sigma_min^(1/rho) - sigma_max^(1/rho)))^rho, then 0   (Karras et al. 2022, eq. 5)."""
+    """sigma_i = (sigma_max^(1/rho) + i / (K - 1) (sigma_min^(1/rho) - sigma_max^(1/rho)))^rho, then 0.
+
+    Karras et al. 2022, eq. 5.
+    """
     check(steps >= 1, f"steps must be at least 1, got {steps}", "steps")
     check(rho > 0, f"rho must be positive, got {rho}", "rho")
     ramp = torch.linspace(0, 1, steps, dtype=torch.float64)
@@ -62,9 +71,11 @@ def karras_grid(sigma_min: float, sigma_max: float, steps: int, rho: float = DEF
     return torch.cat([sigmas, sigmas.new_zeros(1)])
 
 
-def noise_level_grid(schedule: NoiseSchedule, steps: int | None = None, spacing: str = "uniform",
-                     rho: float = DEFAULT_RHO) -> torch.Tensor:
-    """The grid for a discrete schedule: its timesteps respaced, or Karras levels between its finite sigma_min and sigma_max.
+def noise_level_grid(
+    schedule: NoiseSchedule, steps: int | None = None, spacing: str = "uniform", rho: float = DEFAULT_RHO
+) -> torch.Tensor:
+    """The grid for a discrete schedule: its timesteps respaced, or Karras levels between its finite sigma_min and
+    sigma_max.
 
     steps=None means every one of the T timesteps (or T Karras levels). Raises UserError for steps outside 1..T
     or an unknown spacing.
@@ -72,7 +83,10 @@ def noise_level_grid(schedule: NoiseSchedule, steps: int | None = None, spacing:
     if spacing != "karras":
         return timestep_grid(schedule, steps, spacing)
     steps = schedule.timesteps if steps is None else steps
-    check(1 <= steps <= schedule.timesteps, f"steps must be between 1 and {schedule.timesteps} for this schedule, got {steps}",
-          "steps")
+    check(
+        1 <= steps <= schedule.timesteps,
+        f"steps must be between 1 and {schedule.timesteps} for this schedule, got {steps}",
+        "steps",
+    )
     finite = schedule.sigmas[torch.isfinite(schedule.sigmas)]
     return karras_grid(finite[0].item(), finite[-1].item(), steps, rho)

@@ -1,4 +1,5 @@
-"""Classifier-free guidance (Ho & Salimans 2022): push the prediction from the unconditional one towards the conditional.
+"""Classifier-free guidance (Ho & Salimans 2022): push the prediction from the unconditional one towards the
+conditional.
 
 The guided network has the plain (x_t, t) signature samplers expect, so every sampler guides. Its
 output is combined in whatever the network predicts (eps, x_0 or v): at fixed x_t and t each of

@@ -27,7 +27,8 @@ def prediction_loss(predicted: torch.Tensor, target: torch.Tensor, kind: str = "
 
 
 def min_snr_weight(snr: torch.Tensor, gamma: float, prediction: str) -> torch.Tensor:
-    """w_t = min(SNR_t, gamma) / SNR_t for eps, min(SNR_t, gamma) for x_0, min(SNR_t, gamma) / (SNR_t + 1) for v   (Hang et al. 2023).
+    """w_t = min(SNR_t, gamma) / SNR_t for eps, min(SNR_t, gamma) for x_0, min(SNR_t, gamma) / (SNR_t + 1) for v   (Hang
+    et al. 2023).
 
     Each is min(SNR, gamma) in x_0-space, rewritten for the space the network's loss lives in.
     """
@@ -50,7 +51,8 @@ def denoising_loss(
     weighting: str = "uniform",
     min_snr_gamma: float = 5.0,
 ) -> torch.Tensor:
-    """mean_i w_t loss(target_i, network(sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps, t)), with t ~ U{1..T}, eps ~ N(0, I) drawn by the caller  (DDPM Alg. 1).
+    """mean_i w_t loss(target_i, network(sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps, t)), with t ~ U{1..T}, eps ~
+    N(0, I) drawn by the caller  (DDPM Alg. 1).
 
     With prediction eps, weighting uniform and kind l2 this is DDPM's L_simple.
     """
@@ -58,7 +60,9 @@ def denoising_loss(
     x_t = q_sample(x0, alpha_bar_t, noise)
     per_sample = prediction_loss(network(x_t, t), training_target(prediction, x0, noise, alpha_bar_t), kind)
     if weighting == "min_snr":
-        per_sample = per_sample * min_snr_weight(alpha_bar_t / (1 - alpha_bar_t), min_snr_gamma, prediction).to(per_sample.dtype)
+        per_sample = per_sample * min_snr_weight(alpha_bar_t / (1 - alpha_bar_t), min_snr_gamma, prediction).to(
+            per_sample.dtype
+        )
     elif weighting != "uniform":
         raise UserError(f"unknown loss weighting {weighting!r}; choose one of {', '.join(WEIGHTINGS)}")
     return per_sample.mean()

@@ -29,7 +29,9 @@ def predict_eps_from_v(x_t: torch.Tensor, v: torch.Tensor, alpha_bar_t: torch.Te
     return coefficient((1 - alpha_bar_t) ** 0.5, x_t) * x_t + coefficient(alpha_bar_t**0.5, x_t) * v
 
 
-def training_target(prediction: str, x0: torch.Tensor, eps: torch.Tensor, alpha_bar_t: torch.Tensor | float) -> torch.Tensor:
+def training_target(
+    prediction: str, x0: torch.Tensor, eps: torch.Tensor, alpha_bar_t: torch.Tensor | float
+) -> torch.Tensor:
     """What the network should output for this (x_0, eps, t)."""
     check_prediction(prediction)
     if prediction == "eps":
@@ -39,7 +41,9 @@ def training_target(prediction: str, x0: torch.Tensor, eps: torch.Tensor, alpha_
     return velocity(x0, eps, alpha_bar_t)
 
 
-def eps_and_x0(prediction: str, output: torch.Tensor, x_t: torch.Tensor, alpha_bar_t: torch.Tensor | float) -> tuple[torch.Tensor, torch.Tensor]:
+def eps_and_x0(
+    prediction: str, output: torch.Tensor, x_t: torch.Tensor, alpha_bar_t: torch.Tensor | float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The network's output read as `prediction`, converted to (eps, x_0)."""
     check_prediction(prediction)
     if prediction == "eps":

@@ -51,9 +51,18 @@ def half_log_snr(sigma: float) -> float:
 
 
 @torch.no_grad()
-def sample_ddpm(denoiser: DenoiserLike, x: torch.Tensor, sigmas: torch.Tensor, noise: NoiseSampler = standard_noise,
-                on_step: StepCallback | None = None, variance: str = "beta_tilde") -> torch.Tensor:
-    """x_s ~ N(mu~(x_t, x0_hat), v I) with v = beta~ or beta = 1 - ab_t / ab_s  (Ho et al. 2020, Alg. 2; respaced as Nichol & Dhariwal 2021)."""
+def sample_ddpm(
+    denoiser: DenoiserLike,
+    x: torch.Tensor,
+    sigmas: torch.Tensor,
+    noise: NoiseSampler = standard_noise,
+    on_step: StepCallback | None = None,
+    variance: str = "beta_tilde",
+) -> torch.Tensor:
+    """x_s ~ N(mu~(x_t, x0_hat), v I) with v = beta~ or beta = 1 - ab_t / ab_s.
+
+    Ho et al. 2020, Alg. 2; respaced as Nichol & Dhariwal 2021.
+    """
     for i, sigma, sigma_next in steps_of(sigmas):
         alpha_bar_t, alpha_bar_s = alpha_bar_of_sigma(sigma), alpha_bar_of_sigma(sigma_next)
         x0 = denoiser(x, sigma)
@@ -69,9 +78,17 @@ def sample_ddpm(denoiser: DenoiserLike, x: torch.Tensor, sigmas: torch.Tensor, n
 
 
 @torch.no_grad()
-def sample_ddim(denoiser: DenoiserLike, x: torch.Tensor, sigmas: torch.Tensor, noise: NoiseSampler = standard_noise,
-                on_step: StepCallback | None = None, eta: float = 0.0) -> torch.Tensor:
-    """x_s = sqrt(ab_s) x0_hat + sqrt(1 - ab_s - c^2) eps_hat + c z,  c = eta sqrt((1-ab_s)/(1-ab_t)) sqrt(1 - ab_t/ab_s)  (Song et al. 2021, eq. 12)."""
+def sample_ddim(
+    denoiser: DenoiserLike,
+    x: torch.Tensor,
+    sigmas: torch.Tensor,
+    noise: NoiseSampler = standard_noise,
+    on_step: StepCallback | None = None,
+    eta: float = 0.0,
+) -> torch.Tensor:
+    """x_s = sqrt(ab_s) x0_hat + sqrt(1 - ab_s - c^2) eps_hat + c z,  c = eta sqrt((1-ab_s)/(1-ab_t)) sqrt(1 -
+    ab_t/ab_s)  (Song et al. 2021, eq. 12).
+    """
     for i, sigma, sigma_next in steps_of(sigmas):
         alpha_bar_t, alpha_bar_s = alpha_bar_of_sigma(sigma), alpha_bar_of_sigma(sigma_next)
         x0 = denoiser(x, sigma)
@@ -86,11 +103,19 @@ def sample_ddim(denoiser: DenoiserLike, x: torch.Tensor, sigmas: torch.Tensor, n
 
 
 @torch.no_grad()
-def sample_dpmpp_2m(denoiser: DenoiserLike, x: torch.Tensor, sigmas: torch.Tensor, noise: NoiseSampler = standard_noise,
-                    on_step: StepCallback | None = None, stochastic: bool = False) -> torch.Tensor:
-    """DPM-Solver++(2M): x_s = (s_s/s_t) x_t - alpha_s (e^-h - 1) D,  D = (1 + 1/2r) x0_t - (1/2r) x0_prev  (Lu et al. 2022, Alg. 2).
+def sample_dpmpp_2m(
+    denoiser: DenoiserLike,
+    x: torch.Tensor,
+    sigmas: torch.Tensor,
+    noise: NoiseSampler = standard_noise,
+    on_step: StepCallback | None = None,
+    stochastic: bool = False,
+) -> torch.Tensor:
+    """DPM-Solver++(2M): x_s = (s_s/s_t) x_t - alpha_s (e^-h - 1) D,  D = (1 + 1/2r) x0_t - (1/2r) x0_prev  (Lu et al.
+    2022, Alg. 2).
 
-    With stochastic=True, SDE-DPM-Solver++(2M): x_s = (s_s/s_t) e^-h x_t + alpha_s (1 - e^-2h) D + s_s sqrt(1 - e^-2h) z.
+    With stochastic=True, SDE-DPM-Solver++(2M): x_s = (s_s/s_t) e^-h x_t + alpha_s (1 - e^-2h) D + s_s sqrt(1 - e^-2h)
+    z.
     h = lambda_s - lambda_t with lambda = -log sigma. The first step is first order (D = x0_t); the last returns x0_t.
     """
     previous_x0, previous_h = None, None
@@ -105,7 +130,11 @@ def sample_dpmpp_2m(denoiser: DenoiserLike, x: torch.Tensor, sigmas: torch.Tenso
             else:
                 r = previous_h / h
                 D = (1 + 1 / (2 * r)) * x0 - (1 / (2 * r)) * previous_x0
-            ratio, alpha_s, s_s = noise_scale(sigma_next) / noise_scale(sigma), alpha_bar_of_sigma(sigma_next) ** 0.5, noise_scale(sigma_next)
+            ratio, alpha_s, s_s = (
+                noise_scale(sigma_next) / noise_scale(sigma),
+                alpha_bar_of_sigma(sigma_next) ** 0.5,
+                noise_scale(sigma_next),
+            )
             if stochastic:
                 x = ratio * math.exp(-h) * x + alpha_s * -math.expm1(-2 * h) * D
                 x = x + s_s * (-math.expm1(-2 * h)) ** 0.5 * noise(x)
@@ -117,8 +146,13 @@ def sample_dpmpp_2m(denoiser: DenoiserLike, x: torch.Tensor, sigmas: torch.Tenso
     return x
 
 
-def sample_dpmpp_2m_sde(denoiser: DenoiserLike, x: torch.Tensor, sigmas: torch.Tensor, noise: NoiseSampler = standard_noise,
-                        on_step: StepCallback | None = None) -> torch.Tensor:
+def sample_dpmpp_2m_sde(
+    denoiser: DenoiserLike,
+    x: torch.Tensor,
+    sigmas: torch.Tensor,
+    noise: NoiseSampler = standard_noise,
+    on_step: StepCallback | None = None,
+) -> torch.Tensor:
     """SDE-DPM-Solver++(2M) (Lu et al. 2022): the stochastic variant of sample_dpmpp_2m."""
     return sample_dpmpp_2m(denoiser, x, sigmas, noise, on_step, stochastic=True)
 
@@ -129,11 +163,18 @@ def probability_flow_slope(x: torch.Tensor, x0: torch.Tensor, sigma: float) -> t
 
 
 @torch.no_grad()
-def sample_euler(denoiser: DenoiserLike, x: torch.Tensor, sigmas: torch.Tensor, noise: NoiseSampler = standard_noise,
-                 on_step: StepCallback | None = None) -> torch.Tensor:
-    """x_{i+1} = x_i + (sigma_{i+1} - sigma_i) (x_i - D(x_i; sigma_i)) / sigma_i in x_VE = x / alpha  (Karras et al. 2022, Alg. 1, Euler only).
+def sample_euler(
+    denoiser: DenoiserLike,
+    x: torch.Tensor,
+    sigmas: torch.Tensor,
+    noise: NoiseSampler = standard_noise,
+    on_step: StepCallback | None = None,
+) -> torch.Tensor:
+    """x_{i+1} = x_i + (sigma_{i+1} - sigma_i) (x_i - D(x_i; sigma_i)) / sigma_i in x_VE = x / alpha  (Karras et al.
+    2022, Alg. 1, Euler only).
 
-    On the variance-preserving scale this step reads x_s = alpha_s x0_hat + s_s eps_hat (which also holds at sigma = inf).
+    On the variance-preserving scale this step reads x_s = alpha_s x0_hat + s_s eps_hat (which also holds at sigma =
+    inf).
     """
     for i, sigma, sigma_next in steps_of(sigmas):
         x0 = denoiser(x, sigma)
@@ -144,9 +185,15 @@ def sample_euler(denoiser: DenoiserLike, x: torch.Tensor, sigmas: torch.Tensor, 
 
 
 @torch.no_grad()
-def sample_heun(denoiser: DenoiserLike, x: torch.Tensor, sigmas: torch.Tensor, noise: NoiseSampler = standard_noise,
-                on_step: StepCallback | None = None) -> torch.Tensor:
-    """An Euler step, then the trapezoidal correction with the slope at sigma_{i+1}  (Karras et al. 2022, Alg. 1); 2K - 1 evaluations.
+def sample_heun(
+    denoiser: DenoiserLike,
+    x: torch.Tensor,
+    sigmas: torch.Tensor,
+    noise: NoiseSampler = standard_noise,
+    on_step: StepCallback | None = None,
+) -> torch.Tensor:
+    """An Euler step, then the trapezoidal correction with the slope at sigma_{i+1}  (Karras et al. 2022, Alg. 1); 2K -
+    1 evaluations.
 
     The last step (to sigma = 0) and a step from sigma = inf stay Euler steps.
     """
@@ -189,7 +236,9 @@ SAMPLERS = tuple(SOLVERS)
 
 
 def count_nfe(sampler: str, steps: int) -> int:
-    """Network evaluations a solver spends on `steps` steps of a grid ending at 0 (Heun's last step is a plain Euler step)."""
+    """Network evaluations a solver spends on `steps` steps of a grid ending at 0 (Heun's last step is a plain Euler
+    step).
+    """
     per_step = SOLVERS[sampler].evaluations_per_step
     return per_step * steps - (per_step - 1)
 

@@ -52,7 +52,10 @@ def cosine_betas(timesteps: int, beta_start: float = 1e-4, beta_end: float = 0.0
 
 
 def rescale_zero_terminal_snr(betas: torch.Tensor) -> torch.Tensor:
-    """Shift and scale sqrt(alpha_bar) so that sqrt(alpha_bar_T) = 0, keeping sqrt(alpha_bar_1)   (Lin et al. 2024, Alg. 1)."""
+    """Shift and scale sqrt(alpha_bar) so that sqrt(alpha_bar_T) = 0, keeping sqrt(alpha_bar_1).
+
+    Lin et al. 2024, Alg. 1.
+    """
     root = torch.cumprod(1 - betas, dim=0).sqrt()
     first, last = root[0].clone(), root[-1].clone()
     root = (root - last) * first / (first - last)
@@ -107,7 +110,9 @@ class NoiseSchedule:
 
     @cached_property
     def sigmas(self) -> torch.Tensor:
-        """sigma_t = sqrt((1 - alpha_bar_t) / alpha_bar_t): the noise level of x_t / sqrt(alpha_bar_t) = x_0 + sigma_t eps."""
+        """sigma_t = sqrt((1 - alpha_bar_t) / alpha_bar_t): the noise level of x_t / sqrt(alpha_bar_t) = x_0 + sigma_t
+        eps.
+        """
         return ((1 - self.alpha_bar) / self.alpha_bar).sqrt()
 
     def timestep_of_sigma(self, sigma: torch.Tensor) -> torch.Tensor:
@@ -141,8 +146,10 @@ def make_schedule(
     if timesteps < 2:
         raise UserError(f"timesteps must be at least 2, got {timesteps}", settings=("timesteps",))
     if not 0 < beta_start <= beta_end < 1:
-        raise UserError(f"the betas must satisfy 0 < beta_start <= beta_end < 1, got {beta_start} and {beta_end}",
-                        settings=("beta_start", "beta_end"))
+        raise UserError(
+            f"the betas must satisfy 0 < beta_start <= beta_end < 1, got {beta_start} and {beta_end}",
+            settings=("beta_start", "beta_end"),
+        )
     betas = BETA_FUNCTIONS[name](timesteps, beta_start, beta_end)
     return NoiseSchedule(rescale_zero_terminal_snr(betas) if zero_terminal_snr else betas)
 
@@ -150,7 +157,9 @@ def make_schedule(
 def schedule_of(settings) -> NoiseSchedule:
     """The schedule a run's diffusion settings describe, from all of them (name, T, betas, zero terminal SNR).
 
-    `settings` is a DiffusionConfig (or anything with its fields); every place that needs a run's schedule builds it here.
+    `settings` is a DiffusionConfig (or anything with its fields); every place that needs a run's schedule builds it
+    here.
     """
-    return make_schedule(settings.schedule, settings.timesteps, settings.beta_start, settings.beta_end,
-                         settings.zero_terminal_snr)
+    return make_schedule(
+        settings.schedule, settings.timesteps, settings.beta_start, settings.beta_end, settings.zero_terminal_snr
+    )

@@ -15,7 +15,9 @@ def objective_for(config) -> Objective:
     """The objective of a RunConfig's model family (UserError for an unknown one)."""
     family = config.model.family
     if family not in OBJECTIVES:
-        raise UserError(f"model.family must be one of {', '.join(OBJECTIVES)}, got {family!r}", settings=("model.family",))
+        raise UserError(
+            f"model.family must be one of {', '.join(OBJECTIVES)}, got {family!r}", settings=("model.family",)
+        )
     return OBJECTIVES[family](config)
 
 

@@ -1,4 +1,5 @@
-"""The interface every model family (diffusion, VAE, GAN) offers the trainer and a run: one object, no branching on names.
+"""The interface every model family (diffusion, VAE, GAN) offers the trainer and a run: one object, no branching on
+names.
 
 An Objective says what it draws per training image, its loss on a micro-batch, its optimizer settings and
 whether it trains across processes; and how its network turns SampleSettings into images, at what NFE.
@@ -36,7 +37,9 @@ class Objective:
         """The randomness of one global batch beside the images (timesteps, noise, latents), row i for image i."""
         return {}
 
-    def loss(self, network: nn.Module, x0: torch.Tensor, draws: dict[str, torch.Tensor], condition: Any) -> torch.Tensor:
+    def loss(
+        self, network: nn.Module, x0: torch.Tensor, draws: dict[str, torch.Tensor], condition: Any
+    ) -> torch.Tensor:
         """The mean loss of a micro-batch x0 (B, C, H, W) in [-1, 1] with its slice of the draws."""
         raise NotImplementedError
 
@@ -104,8 +107,10 @@ class OnePassObjective(Objective):
     def check_sampling(self, settings: SampleSettings, on_step) -> None:
         given = settings.sampling_options_given() + (["intermediate steps"] if on_step is not None else [])
         if given:
-            raise UserError(f"a {self.network_name} run draws in one network pass, so {', '.join(given)} do not apply",
-                            settings=tuple(name for name in given if name != "intermediate steps"))
+            raise UserError(
+                f"a {self.network_name} run draws in one network pass, so {', '.join(given)} do not apply",
+                settings=tuple(name for name in given if name != "intermediate steps"),
+            )
 
     def generate(self, model: nn.Module, settings: SampleSettings, on_step=None, condition=None) -> torch.Tensor:
         self.check_sampling(settings, on_step)

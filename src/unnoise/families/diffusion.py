@@ -1,4 +1,6 @@
-"""Diffusion (DDPM, discrete variance-preserving) as an objective: the denoising loss in training, any solver in sampling."""
+"""Diffusion (DDPM, discrete variance-preserving) as an objective: the denoising loss in training, any solver in
+sampling.
+"""
 
 from __future__ import annotations
 
@@ -30,7 +32,9 @@ class DiffusionObjective(Objective):
     def alpha_bar_on(self, device: torch.device) -> torch.Tensor:
         # float64 where the device has it (Apple's MPS does not); q_sample casts to the images' dtype anyway.
         if device not in self._alpha_bar:
-            self._alpha_bar[device] = self.schedule.alpha_bar.to(device, torch.float32 if device.type == "mps" else torch.float64)
+            self._alpha_bar[device] = self.schedule.alpha_bar.to(
+                device, torch.float32 if device.type == "mps" else torch.float64
+            )
         return self._alpha_bar[device]
 
     def training_draws(self, generator: torch.Generator, count: int, device: torch.device) -> dict[str, torch.Tensor]:
@@ -42,8 +46,17 @@ class DiffusionObjective(Objective):
     def loss(self, network: nn.Module, x0: torch.Tensor, draws: dict[str, torch.Tensor], condition) -> torch.Tensor:
         d = self.config.diffusion
         network = network if condition is None else partial(network, condition=condition)
-        return denoising_loss(network, self.alpha_bar_on(x0.device), x0, draws["t"], draws["noise"], d.loss, d.prediction,
-                              d.weighting, d.min_snr_gamma)
+        return denoising_loss(
+            network,
+            self.alpha_bar_on(x0.device),
+            x0,
+            draws["t"],
+            draws["noise"],
+            d.loss,
+            d.prediction,
+            d.weighting,
+            d.min_snr_gamma,
+        )
 
     def grid(self, settings: SampleSettings) -> torch.Tensor:
         """The noise levels the settings ask for on this run's schedule (UserError for steps outside 1..T)."""
@@ -58,14 +71,17 @@ class DiffusionObjective(Objective):
         baseline = None
         if condition is None:
             device = next(model.parameters()).device
-            condition, baseline = request_condition(self.config.condition, settings.n, device, settings.attrs, settings.prompt,
-                                                    settings.negative_prompt)
+            condition, baseline = request_condition(
+                self.config.condition, settings.n, device, settings.attrs, settings.prompt, settings.negative_prompt
+            )
         return generate(model, self.denoiser_for, grid, self.image_shape, settings, condition, baseline, on_step)
 
     def preview(self, model: nn.Module, condition=None) -> torch.Tensor:
         """train.sample_count images with DDPM at train.sample_steps steps (at most T), guided where conditional."""
         train = self.config.train
-        settings = SampleSettings(n=train.sample_count, seed=train.seed, steps=min(train.sample_steps, self.schedule.timesteps))
+        settings = SampleSettings(
+            n=train.sample_count, seed=train.seed, steps=min(train.sample_steps, self.schedule.timesteps)
+        )
         return self.generate(model, settings, condition=condition)
 
     def solver_steps(self, settings: SampleSettings) -> int:

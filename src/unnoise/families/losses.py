@@ -14,7 +14,8 @@ def kl_to_standard_normal(mu: torch.Tensor, log_variance: torch.Tensor) -> torch
 
 
 def gaussian_nll_optimal_sigma(x: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
-    """-log N(x; mean, sigma*^2 I) = 1/2 (||x - mean||^2 / sigma*^2 + D log(2 pi sigma*^2)), per image, sigma*^2 = batch MSE.
+    """-log N(x; mean, sigma*^2 I) = 1/2 (||x - mean||^2 / sigma*^2 + D log(2 pi sigma*^2)), per image, sigma*^2 = batch
+    MSE.
 
     The decoder variance set to its maximum-likelihood value (Rybkin et al. 2021, "optimal sigma-VAE") makes the
     ELBO balance reconstruction against KL by itself, instead of by a hand-tuned weight on an MSE.
@@ -25,9 +26,10 @@ def gaussian_nll_optimal_sigma(x: torch.Tensor, mean: torch.Tensor) -> torch.Ten
     return 0.5 * (squared_errors / sigma_squared + dimensions * torch.log(2 * math.pi * sigma_squared))
 
 
-def negative_elbo(x: torch.Tensor, mean: torch.Tensor, mu: torch.Tensor, log_variance: torch.Tensor,
-                  beta: float = 1.0) -> torch.Tensor:
-    """-ELBO = -E_q[log p(x|z)] + beta KL(q(z|x) || p(z)), per image, in nats (a one-sample estimate of the first term)."""
+def negative_elbo(
+    x: torch.Tensor, mean: torch.Tensor, mu: torch.Tensor, log_variance: torch.Tensor, beta: float = 1.0
+) -> torch.Tensor:
+    """-ELBO = -E_q[log p(x|z)] + beta KL(q(z|x) || p(z)), per image, in nats (one-sample estimate of the first)."""
     return gaussian_nll_optimal_sigma(x, mean) + beta * kl_to_standard_normal(mu.float(), log_variance.float())
 
 

@@ -8,15 +8,24 @@ The protocol (resize, normalisation, precision, network) is in docs/fid.md. FID 
 compare numbers only at equal n and ref_n.
 """
 
-from .images import evaluate_folder, evaluate_images, fid_stats
 from .features import extract_features
 from .fid import feature_statistics, frechet_distance
+from .images import evaluate_folder, evaluate_images, fid_stats
 from .inception import PROTOCOL, InceptionFeatures, load_inception
 from .kid import kernel_inception_distance
 from .reference import ReferenceStatistics, load_reference
 
 __all__ = [
-    "evaluate_folder", "evaluate_images", "fid_stats", "extract_features",
-    "feature_statistics", "frechet_distance", "PROTOCOL", "InceptionFeatures", "load_inception",
-    "kernel_inception_distance", "ReferenceStatistics", "load_reference",
+    "evaluate_folder",
+    "evaluate_images",
+    "fid_stats",
+    "extract_features",
+    "feature_statistics",
+    "frechet_distance",
+    "PROTOCOL",
+    "InceptionFeatures",
+    "load_inception",
+    "kernel_inception_distance",
+    "ReferenceStatistics",
+    "load_reference",
 ]

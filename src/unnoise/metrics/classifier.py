@@ -19,10 +19,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from ..storage.atomic import atomic_path, write_text_atomic
 from ..data import ImageDataset
 from ..data.transforms import horizontal_flip, to_model_range
 from ..errors import UserError, check
+from ..storage.atomic import atomic_path, write_text_atomic
 from ..storage.weights import load_weights, save_weights
 
 log = logging.getLogger("unnoise")
@@ -42,8 +42,14 @@ class AttributeCNN(nn.Module):
         channels = width
         for level in range(levels):
             out = width * 2 ** min(level + 1, 3)
-            layers += [nn.Conv2d(channels, out, 3, stride=2, padding=1), nn.GroupNorm(8, out), nn.SiLU(),
-                       nn.Conv2d(out, out, 3, padding=1), nn.GroupNorm(8, out), nn.SiLU()]
+            layers += [
+                nn.Conv2d(channels, out, 3, stride=2, padding=1),
+                nn.GroupNorm(8, out),
+                nn.SiLU(),
+                nn.Conv2d(out, out, 3, padding=1),
+                nn.GroupNorm(8, out),
+                nn.SiLU(),
+            ]
             channels = out
         self.features = nn.Sequential(*layers)
         self.head = nn.Linear(channels, attributes)
@@ -66,12 +72,16 @@ class AttributeClassifier:
     def predict(self, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
         """uint8 images (N, 3, S, S) -> (N, A) bool, whether each attribute is present."""
         if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1:] != (3, self.image_size, self.image_size):
-            raise UserError(f"the classifier judges (N, 3, {self.image_size}, {self.image_size}) uint8 images, "
-                            f"got {tuple(images.shape)} {images.dtype}")
+            raise UserError(
+                f"the classifier judges (N, 3, {self.image_size}, {self.image_size}) uint8 images, "
+                f"got {tuple(images.shape)} {images.dtype}"
+            )
         device = next(self.network.parameters()).device
         self.network.eval()
-        out = [self.network(to_model_range(images[start : start + batch_size].to(device))) > 0
-               for start in range(0, len(images), batch_size)]
+        out = [
+            self.network(to_model_range(images[start : start + batch_size].to(device))) > 0
+            for start in range(0, len(images), batch_size)
+        ]
         return torch.cat(out).cpu()
 
     def save(self, folder: str | Path) -> None:
@@ -79,8 +89,13 @@ class AttributeClassifier:
         folder.mkdir(parents=True, exist_ok=True)
         with atomic_path(folder / WEIGHTS_FILE) as temporary:
             save_weights(self.network, temporary)
-        info = {"attribute_names": self.attribute_names, "image_size": self.image_size, "accuracy": self.accuracy,
-                "majority": self.majority, "width": self.network.width}
+        info = {
+            "attribute_names": self.attribute_names,
+            "image_size": self.image_size,
+            "accuracy": self.accuracy,
+            "majority": self.majority,
+            "width": self.network.width,
+        }
         write_text_atomic(folder / INFO_FILE, json.dumps(info, indent=2) + "\n")
 
 
@@ -95,7 +110,9 @@ def load_classifier(folder: str | Path, device: str | torch.device = "cpu") -> A
         raise UserError(f"{folder / INFO_FILE} is not a classifier description ({error})") from None
     network = AttributeCNN(len(names), width)
     load_weights(network, folder / WEIGHTS_FILE)
-    return AttributeClassifier(network.to(device).eval(), names, size, info.get("accuracy", {}), info.get("majority", {}))
+    return AttributeClassifier(
+        network.to(device).eval(), names, size, info.get("accuracy", {}), info.get("majority", {})
+    )
 
 
 def split_rows(count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -105,8 +122,16 @@ def split_rows(count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return order[held_out:], order[:held_out]
 
 
-def train_classifier(dataset: ImageDataset, steps: int = 1500, batch_size: int = 64, lr: float = 2e-3, width: int = 32,
-                     seed: int = 0, device: torch.device | str = "cpu", progress: bool = True) -> AttributeClassifier:
+def train_classifier(
+    dataset: ImageDataset,
+    steps: int = 1500,
+    batch_size: int = 64,
+    lr: float = 2e-3,
+    width: int = 32,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+) -> AttributeClassifier:
     """Fit an AttributeCNN to a dataset's attributes on 90% of it; accuracy is measured on the other 10%.
 
     Raises UserError (naming the setting) for steps or batch_size below 1, width below 8, a non-positive lr, or
@@ -151,7 +176,12 @@ def train_classifier(dataset: ImageDataset, steps: int = 1500, batch_size: int =
         share = truth[:, column].float().mean().item()
         classifier.majority[name] = max(share, 1 - share)
     if progress:
-        log.info(f"classifier trained in {time.perf_counter() - started:.0f} s; validation accuracy on {len(valid_rows)} images:")
+        log.info(
+            f"classifier trained in {time.perf_counter() - started:.0f} s; validation accuracy on {len(valid_rows)} "
+            "images:"
+        )
         for name in dataset.attribute_names:
-            log.info(f"  {name:<22} {classifier.accuracy[name]:.3f}   (always the majority: {classifier.majority[name]:.3f})")
+            log.info(
+                f"  {name:<22} {classifier.accuracy[name]:.3f}   (always the majority: {classifier.majority[name]:.3f})"
+            )
     return classifier

@@ -30,8 +30,20 @@ from .reference import ReferenceStatistics
 log = logging.getLogger("unnoise")
 
 GRID_IMAGES = 16
-COLUMNS = ("run", "model", "fid", "kid", "precision", "recall", "sampling_images_per_s", "nfe", "train_minutes",
-           "train_steps", "parameters_m", "sampling_parameters_m")
+COLUMNS = (
+    "run",
+    "model",
+    "fid",
+    "kid",
+    "precision",
+    "recall",
+    "sampling_images_per_s",
+    "nfe",
+    "train_minutes",
+    "train_steps",
+    "parameters_m",
+    "sampling_parameters_m",
+)
 
 
 def training_minutes(run: Run) -> float | None:
@@ -44,8 +56,12 @@ DEFAULT_STEPS = 50  # diffusion runs' steps unless told
 
 
 def compare(
-    runs: list[str | Path], reference: ReferenceStatistics | str | Path, settings: SampleSettings | None = None,
-    device: str = "auto", progress: bool = True, **fields,
+    runs: list[str | Path],
+    reference: ReferenceStatistics | str | Path,
+    settings: SampleSettings | None = None,
+    device: str = "auto",
+    progress: bool = True,
+    **fields,
 ) -> tuple[list[dict], list[Image.Image]]:
     """One row of numbers and one sample grid per run.
 
@@ -71,14 +87,24 @@ def compare(
         images = run.sample(drawn_with)
         seconds = time.perf_counter() - started
         metrics = evaluate_images(images, reference, run.device, progress)
-        rows.append({
-            "run": str(path), "model": run.family, "fid": metrics["fid"], "kid": metrics["kid"],
-            "precision": metrics["precision"], "recall": metrics["recall"], "sampling_images_per_s": n / seconds,
-            "nfe": run.nfe(drawn_with), "train_minutes": training_minutes(run), "train_steps": run.step,
-            "parameters_m": count_parameters(run.model) / 1e6,
-            "sampling_parameters_m": count_parameters(run.objective.sampling_network(run.model)) / 1e6, "n": n,
-            "ref_n": reference.n,
-        })
+        rows.append(
+            {
+                "run": str(path),
+                "model": run.family,
+                "fid": metrics["fid"],
+                "kid": metrics["kid"],
+                "precision": metrics["precision"],
+                "recall": metrics["recall"],
+                "sampling_images_per_s": n / seconds,
+                "nfe": run.nfe(drawn_with),
+                "train_minutes": training_minutes(run),
+                "train_steps": run.step,
+                "parameters_m": count_parameters(run.model) / 1e6,
+                "sampling_parameters_m": count_parameters(run.objective.sampling_network(run.model)) / 1e6,
+                "n": n,
+                "ref_n": reference.n,
+            }
+        )
         grids.append(image_grid(images[:GRID_IMAGES], scale=display_scale(run.config.data.image_size)))
     return rows, grids
 
@@ -95,7 +121,12 @@ def markdown_table(rows: list[dict]) -> str:
     header = "| " + " | ".join(COLUMNS) + " |\n|" + "---|" * len(COLUMNS) + "\n"
     body = "".join("| " + " | ".join(format_cell(row[column]) for column in COLUMNS) + " |\n" for row in rows)
     n, ref_n = rows[0]["n"], rows[0]["ref_n"]
-    return header + body + f"\nFID and KID at n = {n} against ref_n = {ref_n}; precision and recall (k = 3) at n = {min(n, ref_n)} each.\n"
+    return (
+        header
+        + body
+        + f"\nFID and KID at n = {n} against ref_n = {ref_n}; precision and recall (k = 3) at n = {min(n, ref_n)} "
+        "each.\n"
+    )
 
 
 def write_comparison(rows: list[dict], grids: list[Image.Image], out: str | Path) -> dict[str, Path]:

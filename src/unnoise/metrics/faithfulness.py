@@ -24,18 +24,19 @@ from ..runs import Run, load_run
 from ..sampling.requests import caption_of_request, parse_attribute_request, split_request
 from ..sampling.settings import SampleSettings
 from ..storage.atomic import write_text_atomic
-from .classifier import AttributeClassifier, load_classifier
-from .images import as_reference, evaluate_images
 from ..text.captions import unsayable_in_caption
 from ..viz import captioned_rows, display_scale, line_chart, save_png
+from .classifier import AttributeClassifier, load_classifier
+from .images import as_reference, evaluate_images
 
 log = logging.getLogger("unnoise")
 
-# Asked in this order; those a run or classifier does not know are left out (CelebA has Male, the built-in faces do not).
+# Asked in this order; those a run or classifier does not know are left out (CelebA has Male, the built-in faces do
+# not).
 DEFAULT_REQUESTS = (
     "Smiling", "-Smiling", "Eyeglasses", "-Eyeglasses", "Male", "-Male", "Blond_Hair", "Black_Hair", "Wearing_Hat",
-    "Blue_Background", "-Blue_Background", "Dark_Skin", "Red_Hair", "Smiling,Eyeglasses", "-Male,Blond_Hair,Smiling", "Male,Eyeglasses,-Smiling",
-    "Dark_Skin,Red_Hair,Eyeglasses",
+    "Blue_Background", "-Blue_Background", "Dark_Skin", "Red_Hair",
+    "Smiling,Eyeglasses", "-Male,Blond_Hair,Smiling", "Male,Eyeglasses,-Smiling", "Dark_Skin,Red_Hair,Eyeglasses",
 )  # fmt: skip
 DEFAULT_SCALES = (0.0, 1.0, 2.0, 3.0, 5.0)
 
@@ -45,7 +46,9 @@ def usable_requests(run: Run, classifier: AttributeClassifier, requests=None) ->
     known = tuple(name for name in run.config.condition.attribute_names if name in classifier.attribute_names)
     text = run.config.condition.kind == "text"
     if requests is not None:
-        return [parse_attribute_request(request, known) for request in requests]  # a text run's unsayable ones fail later
+        return [
+            parse_attribute_request(request, known) for request in requests
+        ]  # a text run's unsayable ones fail later
     usable = []
     for request in DEFAULT_REQUESTS:
         wanted = split_request(request)
@@ -63,27 +66,46 @@ def request_label(wanted: dict[str, bool]) -> str:
 DEFAULT_STEPS = 50  # what faithfulness samples with unless told: enough for DDPM's images, affordable per scale
 
 
-def faithfulness(run: Run | str | Path, classifier: AttributeClassifier | str | Path, scales=DEFAULT_SCALES, requests=None,
-                 per_request: int = 16, settings: SampleSettings | None = None, reference=None, device: str = "auto",
-                 progress: bool = True, **fields) -> dict:
-    """{"rows": [{guidance, accuracy, fid?, kid?, n, seconds, per_request}], "requests": [...], ...} (see the module docstring).
+def faithfulness(
+    run: Run | str | Path,
+    classifier: AttributeClassifier | str | Path,
+    scales=DEFAULT_SCALES,
+    requests=None,
+    per_request: int = 16,
+    settings: SampleSettings | None = None,
+    reference=None,
+    device: str = "auto",
+    progress: bool = True,
+    **fields,
+) -> dict:
+    """{"rows": [{guidance, accuracy, fid?, kid?, n, seconds, per_request}], "requests": [...], ...} (see the module
+    docstring).
 
     settings (or its fields as keywords) say how to sample (steps default to DEFAULT_STEPS); its n, guidance and
     request are set here: per_request images per request and scale, request by request.
     """
     run = run if isinstance(run, Run) else load_run(run, device)
     if run.config.condition.kind == "none":
-        raise UserError(f"{run.path} was trained without a condition (condition.kind attributes or text): nothing to be "
-                        "faithful to", settings=("condition.kind",))
+        raise UserError(
+            f"{run.path} was trained without a condition (condition.kind attributes or text): nothing to be "
+            "faithful to",
+            settings=("condition.kind",),
+        )
     settings = settings or SampleSettings()
     settings = run.settings(settings if settings.steps is not None else settings.replace(steps=DEFAULT_STEPS), **fields)
     model_device = run.device
-    classifier = classifier if isinstance(classifier, AttributeClassifier) else load_classifier(classifier, model_device)
+    classifier = (
+        classifier if isinstance(classifier, AttributeClassifier) else load_classifier(classifier, model_device)
+    )
     if classifier.image_size != run.config.data.image_size:
-        raise UserError(f"the classifier judges {classifier.image_size}px images, the run draws {run.config.data.image_size}px")
+        raise UserError(
+            f"the classifier judges {classifier.image_size}px images, the run draws {run.config.data.image_size}px"
+        )
     if per_request < 1 or not scales:
-        raise UserError("faithfulness needs at least one image per request (per_request) and one guidance scale",
-                        settings=("per_request",))
+        raise UserError(
+            "faithfulness needs at least one image per request (per_request) and one guidance scale",
+            settings=("per_request",),
+        )
     reference = as_reference(reference) if reference is not None else None
     wanted_list = usable_requests(run, classifier, requests)
     text = run.config.condition.kind == "text"
@@ -93,7 +115,9 @@ def faithfulness(run: Run | str | Path, classifier: AttributeClassifier | str | 
         started = time.perf_counter()
         images, per_request_accuracy, hits, total = [], {}, 0, 0
         for index, (wanted, ask) in enumerate(zip(wanted_list, asks)):
-            drawn = run.sample(settings.replace(n=per_request, seed=settings.seed + index, guidance=float(scale), **ask))
+            drawn = run.sample(
+                settings.replace(n=per_request, seed=settings.seed + index, guidance=float(scale), **ask)
+            )
             predicted = classifier.predict(drawn)
             columns = [classifier.attribute_names.index(name) for name in wanted]
             asked = torch.tensor([wanted[name] for name in wanted])
@@ -101,8 +125,13 @@ def faithfulness(run: Run | str | Path, classifier: AttributeClassifier | str | 
             per_request_accuracy[request_label(wanted)] = correct.mean().item()
             hits, total = hits + correct.sum().item(), total + correct.numel()
             images.append(drawn)
-        row = {"guidance": float(scale), "accuracy": hits / total, "n": per_request * len(wanted_list),
-               "seconds": time.perf_counter() - started, "per_request": per_request_accuracy}
+        row = {
+            "guidance": float(scale),
+            "accuracy": hits / total,
+            "n": per_request * len(wanted_list),
+            "seconds": time.perf_counter() - started,
+            "per_request": per_request_accuracy,
+        }
         if reference is not None:
             measured = evaluate_images(torch.cat(images), reference, model_device, progress)
             row.update(fid=measured["fid"], kid=measured["kid"], ref_n=measured["ref_n"])
@@ -111,11 +140,16 @@ def faithfulness(run: Run | str | Path, classifier: AttributeClassifier | str | 
             log.info(f"guidance {scale:g}: {100 * row['accuracy']:.1f}% of requested attributes present as asked{fid}")
         rows.append(row)
         pictures[float(scale)] = images
-    return {"run": str(run.path), "sampler": settings.solver_name, "steps": run.objective.solver_steps(settings),
-            "per_request": per_request, "rows": rows,
-            "requests": [ask.get("prompt") or request_label(wanted) for wanted, ask in zip(wanted_list, asks)],
-            "classifier_accuracy": {name: classifier.accuracy.get(name) for name in classifier.attribute_names},
-            "pictures": pictures}
+    return {
+        "run": str(run.path),
+        "sampler": settings.solver_name,
+        "steps": run.objective.solver_steps(settings),
+        "per_request": per_request,
+        "rows": rows,
+        "requests": [ask.get("prompt") or request_label(wanted) for wanted, ask in zip(wanted_list, asks)],
+        "classifier_accuracy": {name: classifier.accuracy.get(name) for name in classifier.attribute_names},
+        "pictures": pictures,
+    }
 
 
 def markdown_table(result: dict) -> str:
@@ -138,17 +172,29 @@ def write_faithfulness(result: dict, out: str | Path, image_size: int, columns: 
     write_text_atomic(out / "faithfulness.md", markdown_table(result))
     written["table"] = out / "faithfulness.md"
     scales = [row["guidance"] for row in result["rows"]]
-    curve = line_chart({"% as asked": (scales, [100 * row["accuracy"] for row in result["rows"]])},
-                       "requested attributes present as asked (%) against guidance scale", x_label="guidance w", log_y=False)
+    curve = line_chart(
+        {"% as asked": (scales, [100 * row["accuracy"] for row in result["rows"]])},
+        "requested attributes present as asked (%) against guidance scale",
+        x_label="guidance w",
+        log_y=False,
+    )
     written["curve"] = save_png(curve, out / "faithfulness.png")
     if all("fid" in row for row in result["rows"]):
-        fid_curve = line_chart({"FID": (scales, [row["fid"] for row in result["rows"]])},
-                               f"FID (n={result['rows'][0]['n']}) against guidance scale", x_label="guidance w", log_y=False)
+        fid_curve = line_chart(
+            {"FID": (scales, [row["fid"] for row in result["rows"]])},
+            f"FID (n={result['rows'][0]['n']}) against guidance scale",
+            x_label="guidance w",
+            log_y=False,
+        )
         written["fid_curve"] = save_png(fid_curve, out / "fid.png")
         # The trade-off itself: each point one guidance scale, from w = min (left, usually) to w = max.
         label = "w = " + ", ".join(f"{scale:g}" for scale in scales)
-        tradeoff = line_chart({label: ([row["fid"] for row in result["rows"]], [100 * row["accuracy"] for row in result["rows"]])},
-                              "faithfulness (% as asked) against FID, one point per guidance scale", x_label="FID", log_y=False)
+        tradeoff = line_chart(
+            {label: ([row["fid"] for row in result["rows"]], [100 * row["accuracy"] for row in result["rows"]])},
+            "faithfulness (% as asked) against FID, one point per guidance scale",
+            x_label="FID",
+            log_y=False,
+        )
         written["tradeoff"] = save_png(tradeoff, out / "tradeoff.png")
     for scale, images in result["pictures"].items():
         rows = [drawn[:columns] for drawn in images]

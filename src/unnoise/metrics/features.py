@@ -18,8 +18,8 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from tqdm import tqdm
 
-from ..storage.atomic import atomic_path
 from ..data.cache import cache_directory
+from ..storage.atomic import atomic_path
 from .inception import FEATURE_DIM, PROTOCOL, load_inception
 
 log = logging.getLogger("unnoise")

@@ -2,7 +2,8 @@
 
     import unnoise.eval
     unnoise.eval.fid_stats("celeba:data/celeba", "celeba64.npz", image_size=64, n=2000)
-    unnoise.eval.evaluate_images(images, "celeba64.npz")   # {"fid": ..., "kid": ..., "kid_std": ..., "n": ..., "ref_n": ...}
+    unnoise.eval.evaluate_images(images, "celeba64.npz")   # {"fid": ..., "kid": ..., "kid_std": ..., "n": ..., "ref_n":
+    ...}
 
 A trained run is sampled first, by unnoise.evaluation.
 """
@@ -27,8 +28,13 @@ from .reference import ReferenceStatistics, load_reference
 
 
 def fid_stats(
-    data: str, out: str | Path, image_size: int = 64, split: str = "train", n: int | None = None,
-    device: str = "auto", progress: bool = True,
+    data: str,
+    out: str | Path,
+    image_size: int = 64,
+    split: str = "train",
+    n: int | None = None,
+    device: str = "auto",
+    progress: bool = True,
 ) -> ReferenceStatistics:
     """Reference statistics of the first n images of a data spec at image_size (as training sees them), saved to out."""
     check_count(n)
@@ -41,10 +47,14 @@ def fid_stats(
 
 
 def evaluate_images(
-    images: torch.Tensor, reference: ReferenceStatistics | str | Path, device: str | torch.device = "cpu",
-    progress: bool = True, seed: int = 0,
+    images: torch.Tensor,
+    reference: ReferenceStatistics | str | Path,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+    seed: int = 0,
 ) -> dict:
-    """{fid, kid, kid_std, precision, recall, n, ref_n} of uint8 images (N, 3, S, S) against reference statistics (or file).
+    """{fid, kid, kid_std, precision, recall, n, ref_n} of uint8 images (N, 3, S, S) against reference statistics (or
+    file).
 
     Precision and recall (k = 3) compare equal numbers of samples, as their paper does: the first min(n, ref_n)
     of each set (None below 4 images).
@@ -63,16 +73,28 @@ def evaluate_images(
     fid = frechet_distance(mu, sigma, reference.mu, reference.sigma)
     count = min(len(features), reference.n)
     # None where too few images for k nearest neighbours (JSON has no NaN).
-    precision, recall = precision_recall(reference.features[:count], features[:count]) if count > DEFAULT_K else (None, None)
-    return {"fid": fid, "kid": kid, "kid_std": kid_std, "precision": precision, "recall": recall, "n": len(images),
-            "ref_n": reference.n}
+    precision, recall = (
+        precision_recall(reference.features[:count], features[:count]) if count > DEFAULT_K else (None, None)
+    )
+    return {
+        "fid": fid,
+        "kid": kid,
+        "kid_std": kid_std,
+        "precision": precision,
+        "recall": recall,
+        "n": len(images),
+        "ref_n": reference.n,
+    }
 
 
 def evaluate_folder(
-    folder: str | Path, reference: ReferenceStatistics | str | Path, n: int | None = None, device: str = "auto",
+    folder: str | Path,
+    reference: ReferenceStatistics | str | Path,
+    n: int | None = None,
+    device: str = "auto",
     progress: bool = True,
 ) -> dict:
-    """evaluate_images on the first n images of a folder (all by default); they must already be at the reference's size."""
+    """evaluate_images on a folder's first n images (default all), already at the reference's size."""
     check_count(n)
     reference = as_reference(reference)
     folder = Path(folder)

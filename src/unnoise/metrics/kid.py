@@ -14,7 +14,7 @@ def polynomial_kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
-    """MMD^2_u = sum_{i!=j} k(x_i, x_j) / (m(m-1)) + sum_{i!=j} k(y_i, y_j) / (n(n-1)) - 2 sum_{i,j} k(x_i, y_j) / (mn)."""
+    """MMD^2_u = sum_{i!=j} k(x_i, x_j) / m(m-1) + sum_{i!=j} k(y_i, y_j) / n(n-1) - 2 sum_{i,j} k(x_i, y_j) / mn."""
     m, n = x.shape[0], y.shape[0]
     k_xx, k_yy = polynomial_kernel(x, x), polynomial_kernel(y, y)
     within_x = (k_xx.sum() - np.trace(k_xx)) / (m * (m - 1))
@@ -34,7 +34,9 @@ def kernel_inception_distance(
         raise ValueError(f"KID needs at least 2 feature rows on each side, got {x.shape[0]} and {y.shape[0]}")
     generator = np.random.default_rng(seed)
     estimates = [
-        mmd2_unbiased(x[generator.choice(x.shape[0], size, replace=False)], y[generator.choice(y.shape[0], size, replace=False)])
+        mmd2_unbiased(
+            x[generator.choice(x.shape[0], size, replace=False)], y[generator.choice(y.shape[0], size, replace=False)]
+        )
         for _ in range(subsets)
     ]
     return float(np.mean(estimates)), float(np.std(estimates))

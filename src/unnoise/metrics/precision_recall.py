@@ -31,7 +31,9 @@ def manifold_coverage(queries: torch.Tensor, points: torch.Tensor, radii: torch.
     return torch.cat(inside).float().mean().item()
 
 
-def precision_recall(real: np.ndarray | torch.Tensor, fake: np.ndarray | torch.Tensor, k: int = DEFAULT_K) -> tuple[float, float]:
+def precision_recall(
+    real: np.ndarray | torch.Tensor, fake: np.ndarray | torch.Tensor, k: int = DEFAULT_K
+) -> tuple[float, float]:
     """(precision, recall) of fake features (M, D) against real features (N, D); use M = N, as the paper does."""
     real, fake = (torch.as_tensor(np.asarray(x), dtype=torch.float64) for x in (real, fake))
     if min(len(real), len(fake)) <= k:

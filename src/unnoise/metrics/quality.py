@@ -1,8 +1,8 @@
 """FID and KID of a trained run: sample it with any SampleSettings, then measure against reference statistics.
 
-    import unnoise
-    unnoise.evaluate("runs/celeba32", "ref32.npz", n=2000, sampler="dpmpp_2m", steps=20)
-    # {"fid": ..., "kid": ..., "kid_std": ..., "n": 2000, "ref_n": 2000, "nfe": 20, "seconds": ..., ...}
+import unnoise
+unnoise.evaluate("runs/celeba32", "ref32.npz", n=2000, sampler="dpmpp_2m", steps=20)
+# {"fid": ..., "kid": ..., "kid_std": ..., "n": 2000, "ref_n": 2000, "nfe": 20, "seconds": ..., ...}
 """
 
 from __future__ import annotations
@@ -21,8 +21,12 @@ log = logging.getLogger("unnoise")
 
 
 def evaluate_run(
-    run: Run | str | Path, reference: ReferenceStatistics | str | Path, settings: SampleSettings | None = None,
-    device: str = "auto", progress: bool = True, **fields,
+    run: Run | str | Path,
+    reference: ReferenceStatistics | str | Path,
+    settings: SampleSettings | None = None,
+    device: str = "auto",
+    progress: bool = True,
+    **fields,
 ) -> dict:
     """FID/KID of new samples of a run, with their cost (nfe, seconds) and the settings that drew them.
 
@@ -39,9 +43,14 @@ def evaluate_run(
     images = run.sample(settings)
     seconds = time.perf_counter() - start
     result = evaluate_images(images, reference, run.device, progress)
-    options = {name: value for name in ("spacing", "rho", "eta", "variance") if (value := getattr(settings, name)) is not None}
-    drawn = {"sampler": run.family, "steps": None} if run.objective.draws_in_one_pass else {
-        "sampler": settings.solver_name, "steps": run.objective.solver_steps(settings), **options}
+    options = {
+        name: value for name in ("spacing", "rho", "eta", "variance") if (value := getattr(settings, name)) is not None
+    }
+    drawn = (
+        {"sampler": run.family, "steps": None}
+        if run.objective.draws_in_one_pass
+        else {"sampler": settings.solver_name, "steps": run.objective.solver_steps(settings), **options}
+    )
     return {**result, "nfe": run.nfe(settings), "seconds": seconds, **drawn}
 
 
@@ -49,13 +58,19 @@ def check_same_size(run: Run, reference: ReferenceStatistics, advice: str) -> No
     """FID compares images at one size: refuse a run whose images are not at the reference's."""
     drawn, size = run.config.data.image_size, reference.image_size
     if drawn != size:
-        raise UserError(f"{run.path} draws {drawn}x{drawn} images but the reference statistics are of {size}x{size} "
-                        f"images; {advice}")
+        raise UserError(
+            f"{run.path} draws {drawn}x{drawn} images but the reference statistics are of {size}x{size} "
+            f"images; {advice}"
+        )
 
 
 def evaluate(
-    target: str | Path, reference: ReferenceStatistics | str | Path, settings: SampleSettings | None = None,
-    device: str = "auto", progress: bool = True, **fields,
+    target: str | Path,
+    reference: ReferenceStatistics | str | Path,
+    settings: SampleSettings | None = None,
+    device: str = "auto",
+    progress: bool = True,
+    **fields,
 ) -> dict:
     """evaluate_run if target is a run folder (it holds config.json), else evaluate_folder on its images (n images)."""
     target = Path(target)
@@ -67,6 +82,7 @@ def evaluate(
     check_count(n)
     given = sorted(name for name, value in fields.items() if value is not None)
     if settings is not None or given:
-        raise UserError(f"{target} is a folder of images, not a run: sampling settings apply only to runs",
-                        settings=tuple(given))
+        raise UserError(
+            f"{target} is a folder of images, not a run: sampling settings apply only to runs", settings=tuple(given)
+        )
     return evaluate_folder(target, reference, n, device, progress)

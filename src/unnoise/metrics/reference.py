@@ -1,4 +1,5 @@
-"""Reference statistics files (.npz): the features of a real image set, their mean and covariance, and how they were made.
+"""Reference statistics files (.npz): the features of a real image set, their mean and covariance, and how they were
+made.
 
 Keys: mu (d,) and sigma (d, d) float64 (the names pytorch-fid reads), features (n, d) float32
 (KID needs them), n, image_size, source, and protocol (inception.PROTOCOL). Loaded without pickle.
@@ -12,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..storage.atomic import atomic_path
 from ..errors import UserError
+from ..storage.atomic import atomic_path
 from .fid import feature_statistics
 from .inception import FEATURE_DIM, PROTOCOL
 
@@ -44,8 +45,14 @@ class ReferenceStatistics:
         path = Path(path)
         with atomic_path(path, suffix=".npz") as temporary, open(temporary, "wb") as file:
             np.savez(
-                file, mu=self.mu, sigma=self.sigma, features=self.features, n=np.int64(self.n),
-                image_size=np.int64(self.image_size), source=np.str_(self.source), protocol=np.str_(self.protocol),
+                file,
+                mu=self.mu,
+                sigma=self.sigma,
+                features=self.features,
+                n=np.int64(self.n),
+                image_size=np.int64(self.image_size),
+                source=np.str_(self.source),
+                protocol=np.str_(self.protocol),
             )
         return path
 
@@ -65,13 +72,18 @@ def load_reference(path: str | Path) -> ReferenceStatistics:
                 )
             fields = {name: file[name] for name in ("mu", "sigma", "features", "n", "image_size", "source")}
         reference = ReferenceStatistics(
-            mu=fields["mu"].astype(np.float64), sigma=fields["sigma"].astype(np.float64),
-            features=fields["features"].astype(np.float32), image_size=int(fields["image_size"]),
-            source=str(fields["source"]), protocol=protocol,
+            mu=fields["mu"].astype(np.float64),
+            sigma=fields["sigma"].astype(np.float64),
+            features=fields["features"].astype(np.float32),
+            image_size=int(fields["image_size"]),
+            source=str(fields["source"]),
+            protocol=protocol,
         )
         check_shapes(reference, int(fields["n"]))
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as error:
-        raise UserError(f"{path} is not an unnoise FID statistics file ({type(error).__name__}: {error}); {REMAKE_HINT}") from None
+        raise UserError(
+            f"{path} is not an unnoise FID statistics file ({type(error).__name__}: {error}); {REMAKE_HINT}"
+        ) from None
     return reference
 
 

@@ -7,6 +7,8 @@ from torch import nn
 
 from ..errors import UserError
 from .conditioning import TEXT_CHANNELS, Condition
+
+__all__ = ["ARCHITECTURES", "FAMILIES", "Condition", "build_model", "count_parameters", "network_for"]
 from .gan import GAN
 from .toy_unet import ToyUNet
 from .unet import UNet
@@ -16,7 +18,9 @@ ARCHITECTURES = ("unet", "toy_unet")
 FAMILIES = ("diffusion", "vae", "gan")
 
 
-def build_model(model_config, image_size: int, image_channels: int = 3, attribute_count: int = 0, text_channels: int = 0) -> nn.Module:
+def build_model(
+    model_config, image_size: int, image_channels: int = 3, attribute_count: int = 0, text_channels: int = 0
+) -> nn.Module:
     """The network a ModelConfig describes, for images of image_size x image_size.
 
     attribute_count or text_channels make it conditional (the U-Net only; see UNet).
@@ -24,21 +28,31 @@ def build_model(model_config, image_size: int, image_channels: int = 3, attribut
     family = model_config.family
     architecture = model_config.architecture if family == "diffusion" else family
     if family not in FAMILIES:
-        raise UserError(f"model.family must be one of {', '.join(FAMILIES)}, got {family!r}", settings=("model.family",))
+        raise UserError(
+            f"model.family must be one of {', '.join(FAMILIES)}, got {family!r}", settings=("model.family",)
+        )
     if family == "diffusion" and architecture not in ARCHITECTURES:
-        raise UserError(f"model.architecture must be one of {', '.join(ARCHITECTURES)}, got {architecture!r}",
-                        settings=("model.architecture",))
+        raise UserError(
+            f"model.architecture must be one of {', '.join(ARCHITECTURES)}, got {architecture!r}",
+            settings=("model.architecture",),
+        )
     levels = len(model_config.channel_mult)
     halvings = levels - 1  # every network here halves the resolution between consecutive levels
     if image_size % (2**halvings):
         raise UserError(
             f"image size {image_size} must be divisible by {2**halvings} for {levels} levels of {architecture}; "
-            "change data.image_size or model.channel_mult", settings=("data.image_size", "model.channel_mult")
+            "change data.image_size or model.channel_mult",
+            settings=("data.image_size", "model.channel_mult"),
         )
     if family in ("vae", "gan"):
         network = ConvVAE if family == "vae" else GAN
-        return network(image_size, image_channels, model_config.base_channels, tuple(model_config.channel_mult),
-                       model_config.latent_dim)
+        return network(
+            image_size,
+            image_channels,
+            model_config.base_channels,
+            tuple(model_config.channel_mult),
+            model_config.latent_dim,
+        )
     if architecture == "toy_unet":
         return ToyUNet(image_channels, model_config.base_channels, tuple(model_config.channel_mult))
     return UNet(
@@ -62,9 +76,13 @@ def network_for(config) -> nn.Module:
     attribute_count = len(condition.attribute_names) if condition.kind == "attributes" else 0
     text_channels = TEXT_CHANNELS if condition.kind == "text" else 0
     if condition.kind == "attributes" and not attribute_count:
-        raise UserError("condition.kind attributes needs data with attributes (builtin or celeba); this run has none",
-                        settings=("condition.kind",))
-    return build_model(config.model, config.data.image_size, attribute_count=attribute_count, text_channels=text_channels)
+        raise UserError(
+            "condition.kind attributes needs data with attributes (builtin or celeba); this run has none",
+            settings=("condition.kind",),
+        )
+    return build_model(
+        config.model, config.data.image_size, attribute_count=attribute_count, text_channels=text_channels
+    )
 
 
 def count_parameters(model: nn.Module) -> int:

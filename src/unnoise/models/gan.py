@@ -11,16 +11,26 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 
 class Generator(nn.Module):
-    """z -> linear -> the smallest square at the widest width, then (upsample, 3x3 conv, BatchNorm, ReLU) per level, tanh."""
+    """z -> linear -> the smallest square at the widest width, then (upsample, 3x3 conv, BatchNorm, ReLU) per level,
+    tanh.
+    """
 
     def __init__(self, image_size: int, image_channels: int, widths: list[int], latent_dim: int):
         super().__init__()
         side = image_size // 2 ** (len(widths) - 1)
-        layers: list[nn.Module] = [nn.Linear(latent_dim, widths[-1] * side * side), nn.Unflatten(1, (widths[-1], side, side)),
-                                   nn.BatchNorm2d(widths[-1]), nn.ReLU()]
+        layers: list[nn.Module] = [
+            nn.Linear(latent_dim, widths[-1] * side * side),
+            nn.Unflatten(1, (widths[-1], side, side)),
+            nn.BatchNorm2d(widths[-1]),
+            nn.ReLU(),
+        ]
         for here, above in zip(reversed(widths), list(reversed(widths))[1:]):
-            layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(here, above, 3, padding=1),
-                       nn.BatchNorm2d(above), nn.ReLU()]
+            layers += [
+                nn.Upsample(scale_factor=2, mode="nearest"),
+                nn.Conv2d(here, above, 3, padding=1),
+                nn.BatchNorm2d(above),
+                nn.ReLU(),
+            ]
         layers += [nn.Conv2d(widths[0], image_channels, 3, padding=1), nn.Tanh()]
         self.layers = nn.Sequential(*layers)
 
@@ -36,8 +46,12 @@ class Discriminator(nn.Module):
         side = image_size // 2 ** (len(widths) - 1)
         layers: list[nn.Module] = [spectral_norm(nn.Conv2d(image_channels, widths[0], 3, padding=1)), nn.LeakyReLU(0.1)]
         for here, below in zip(widths, widths[1:]):
-            layers += [spectral_norm(nn.Conv2d(here, below, 4, stride=2, padding=1)), nn.LeakyReLU(0.1),
-                       spectral_norm(nn.Conv2d(below, below, 3, padding=1)), nn.LeakyReLU(0.1)]
+            layers += [
+                spectral_norm(nn.Conv2d(here, below, 4, stride=2, padding=1)),
+                nn.LeakyReLU(0.1),
+                spectral_norm(nn.Conv2d(below, below, 3, padding=1)),
+                nn.LeakyReLU(0.1),
+            ]
         layers += [nn.Flatten(), spectral_norm(nn.Linear(widths[-1] * side * side, 1))]
         self.layers = nn.Sequential(*layers)
 
@@ -49,8 +63,14 @@ class Discriminator(nn.Module):
 class GAN(nn.Module):
     """The two players in one module, so that one checkpoint and one EMA hold both; sampling uses the generator."""
 
-    def __init__(self, image_size: int, image_channels: int = 3, base_channels: int = 32,
-                 channel_mult: tuple[int, ...] = (1, 2, 2, 2), latent_dim: int = 128):
+    def __init__(
+        self,
+        image_size: int,
+        image_channels: int = 3,
+        base_channels: int = 32,
+        channel_mult: tuple[int, ...] = (1, 2, 2, 2),
+        latent_dim: int = 128,
+    ):
         super().__init__()
         widths = [base_channels * mult for mult in channel_mult]
         self.latent_dim = latent_dim

@@ -54,7 +54,9 @@ class ResidualBlock(nn.Module):
     of being added before it (Dhariwal & Nichol 2021). A multiplicative path: conditions take hold sooner.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, embedding_channels: int, dropout: float, scale_shift: bool = False):
+    def __init__(
+        self, in_channels: int, out_channels: int, embedding_channels: int, dropout: float, scale_shift: bool = False
+    ):
         super().__init__()
         self.scale_shift = scale_shift
         self.norm1 = group_norm(in_channels)
@@ -157,8 +159,12 @@ class Upsample(nn.Module):
         # phase_weight[a, b, o, i, p, q] = sum_{u, v} taps[a, p, u] weight[o, i, u, v] taps[b, q, v]
         phase_weight = torch.einsum("apu,oiuv,bqv->aboipq", taps, weight, taps)
         out_channels = weight.shape[0]
-        phases = F.conv2d(F.pad(x, (1, 1, 1, 1)), phase_weight.reshape(4 * out_channels, -1, 2, 2))  # (B, 4 out, H+1, W+1)
+        phases = F.conv2d(
+            F.pad(x, (1, 1, 1, 1)), phase_weight.reshape(4 * out_channels, -1, 2, 2)
+        )  # (B, 4 out, H+1, W+1)
         phases = phases.view(batch, 2, 2, out_channels, height + 1, width + 1)
-        rows = [torch.stack([phases[:, a, b, :, a : a + height, b : b + width] for b in (0, 1)], dim=-1) for a in (0, 1)]
+        rows = [
+            torch.stack([phases[:, a, b, :, a : a + height, b : b + width] for b in (0, 1)], dim=-1) for a in (0, 1)
+        ]
         interleaved = torch.stack(rows, dim=-3)  # (B, out, H, 2, W, 2)
         return interleaved.reshape(batch, out_channels, 2 * height, 2 * width) + self.conv.bias[None, :, None, None]

@@ -39,7 +39,9 @@ class ToyBlock(nn.Module):
 class ToyUNet(nn.Module):
     """The article's SimpleUnet with widths base_channels * channel_mult (the article: 64 * (1, 2, 4, 8, 16))."""
 
-    def __init__(self, image_channels: int = 3, base_channels: int = 64, channel_mult: tuple[int, ...] = (1, 2, 4, 8, 16)):
+    def __init__(
+        self, image_channels: int = 3, base_channels: int = 64, channel_mult: tuple[int, ...] = (1, 2, 4, 8, 16)
+    ):
         super().__init__()
         widths = [base_channels * mult for mult in channel_mult]
         self.time_mlp = nn.Sequential(nn.Linear(TIME_EMBEDDING_CHANNELS, TIME_EMBEDDING_CHANNELS), nn.ReLU())

@@ -7,7 +7,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from .conditioning import AttributeEmbedding, Condition, TextConditioning
-from .layers import CrossAttention, Downsample, ResidualBlock, SelfAttention, TimestepEmbedding, Upsample, group_norm, zero_init
+from .layers import (
+    CrossAttention,
+    Downsample,
+    ResidualBlock,
+    SelfAttention,
+    TimestepEmbedding,
+    Upsample,
+    group_norm,
+    zero_init,
+)
 
 Context = tuple[torch.Tensor, torch.Tensor] | None  # text tokens (B, L, C) and their mask (B, L), or None
 
@@ -15,13 +24,23 @@ Context = tuple[torch.Tensor, torch.Tensor] | None  # text tokens (B, L, C) and 
 class ResidualAttentionLayer(nn.Module):
     """One residual block, then, at an attention resolution, self-attention and (with text) cross-attention."""
 
-    def __init__(self, in_channels: int, out_channels: int, embedding_channels: int, dropout: float, attention_heads: int | None,
-                 context_channels: int = 0, scale_shift: bool = False):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        embedding_channels: int,
+        dropout: float,
+        attention_heads: int | None,
+        context_channels: int = 0,
+        scale_shift: bool = False,
+    ):
         super().__init__()
         self.block = ResidualBlock(in_channels, out_channels, embedding_channels, dropout, scale_shift)
         self.attention = SelfAttention(out_channels, attention_heads) if attention_heads else nn.Identity()
         self.cross_attention = (
-            CrossAttention(out_channels, context_channels, attention_heads) if attention_heads and context_channels else None
+            CrossAttention(out_channels, context_channels, attention_heads)
+            if attention_heads and context_channels
+            else None
         )
 
     def forward(self, x: torch.Tensor, embedding: torch.Tensor, context: Context = None) -> torch.Tensor:
@@ -60,12 +79,16 @@ class UNet(nn.Module):
         self.attribute_count, self.text_channels = attribute_count, text_channels
         self.time_embedding = TimestepEmbedding(base_channels, embedding_channels)
         self.attribute_embedding = AttributeEmbedding(attribute_count, embedding_channels) if attribute_count else None
-        self.text_conditioning = TextConditioning(text_channels, embedding_channels, context_channels) if text_channels else None
+        self.text_conditioning = (
+            TextConditioning(text_channels, embedding_channels, context_channels) if text_channels else None
+        )
         self.input_conv = nn.Conv2d(image_channels, base_channels, 3, padding=1)
 
         def layer(in_channels: int, out_channels: int, resolution: int) -> ResidualAttentionLayer:
             heads = attention_heads if resolution in attention_resolutions else None
-            return ResidualAttentionLayer(in_channels, out_channels, embedding_channels, dropout, heads, context_channels, scale_shift)
+            return ResidualAttentionLayer(
+                in_channels, out_channels, embedding_channels, dropout, heads, context_channels, scale_shift
+            )
 
         self.down = nn.ModuleList()
         skip_channels = [base_channels]
@@ -80,7 +103,9 @@ class UNet(nn.Module):
                 skip_channels.append(channels)
                 resolution //= 2
 
-        self.middle = nn.ModuleList([layer(channels, channels, -1), SelfAttention(channels, attention_heads), layer(channels, channels, -1)])
+        self.middle = nn.ModuleList(
+            [layer(channels, channels, -1), SelfAttention(channels, attention_heads), layer(channels, channels, -1)]
+        )
 
         self.up = nn.ModuleList()
         for level, mult in reversed(list(enumerate(channel_mult))):
@@ -103,9 +128,12 @@ class UNet(nn.Module):
         null = torch.ones(batch, dtype=torch.bool, device=device)
         if self.attribute_count:
             return Condition(null, attributes=torch.zeros(batch, self.attribute_count, device=device))
-        return Condition(null, tokens=torch.zeros(batch, 1, self.text_channels, device=device),
-                         token_mask=torch.ones(batch, 1, dtype=torch.bool, device=device),
-                         pooled=torch.zeros(batch, self.text_channels, device=device))
+        return Condition(
+            null,
+            tokens=torch.zeros(batch, 1, self.text_channels, device=device),
+            token_mask=torch.ones(batch, 1, dtype=torch.bool, device=device),
+            pooled=torch.zeros(batch, self.text_channels, device=device),
+        )
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, condition: Condition | None = None) -> torch.Tensor:
         embedding = self.time_embedding(t)  # (B, 4 * base_channels)
@@ -128,5 +156,9 @@ class UNet(nn.Module):
         h = self.middle[1](h)
         h = self.middle[2](h, embedding, context)
         for layer in self.up:
-            h = layer(h) if isinstance(layer, Upsample) else layer(torch.cat([h, skips.pop()], dim=1), embedding, context)
+            h = (
+                layer(h)
+                if isinstance(layer, Upsample)
+                else layer(torch.cat([h, skips.pop()], dim=1), embedding, context)
+            )
         return self.output_conv(F.silu(self.output_norm(h)))

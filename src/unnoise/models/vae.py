@@ -1,4 +1,5 @@
-"""A convolutional VAE (Kingma & Welling 2014): the encoder gives q(z|x) = N(mu, diag sigma^2), the decoder the mean of p(x|z).
+"""A convolutional VAE (Kingma & Welling 2014): the encoder gives q(z|x) = N(mu, diag sigma^2), the decoder the mean of
+p(x|z).
 
 One of the two baselines diffusion replaced; the ELBO it is trained on lives in train/baseline_losses.py.
 """
@@ -20,8 +21,14 @@ class ConvVAE(nn.Module):
     """Widths base_channels x channel_mult, halving the resolution between levels down to a small square, then a
     linear map to (mu, log sigma^2) of a latent_dim code; the decoder mirrors it with nearest upsampling."""
 
-    def __init__(self, image_size: int, image_channels: int = 3, base_channels: int = 32,
-                 channel_mult: tuple[int, ...] = (1, 2, 2, 2), latent_dim: int = 128):
+    def __init__(
+        self,
+        image_size: int,
+        image_channels: int = 3,
+        base_channels: int = 32,
+        channel_mult: tuple[int, ...] = (1, 2, 2, 2),
+        latent_dim: int = 128,
+    ):
         super().__init__()
         widths = [base_channels * mult for mult in channel_mult]
         self.latent_dim = latent_dim
@@ -30,7 +37,12 @@ class ConvVAE(nn.Module):
         flat = widths[-1] * side * side
         encoder: list[nn.Module] = [nn.Conv2d(image_channels, widths[0], 3, padding=1)]
         for here, below in zip(widths, widths[1:]):
-            encoder += [conv_block(here, here), group_norm(here), nn.SiLU(), nn.Conv2d(here, below, 4, stride=2, padding=1)]
+            encoder += [
+                conv_block(here, here),
+                group_norm(here),
+                nn.SiLU(),
+                nn.Conv2d(here, below, 4, stride=2, padding=1),
+            ]
         encoder += [group_norm(widths[-1]), nn.SiLU(), nn.Flatten(), nn.Linear(flat, 2 * latent_dim)]
         self.encoder = nn.Sequential(*encoder)
         decoder: list[nn.Module] = [nn.Linear(latent_dim, flat), nn.Unflatten(1, self.bottom)]

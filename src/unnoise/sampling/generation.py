@@ -31,14 +31,17 @@ class PerImageNoise:
     """Standard normal noise for a batch, row k from the generator of image first + k."""
 
     def __init__(self, seed: int, rows: slice, device: torch.device):
-        self.generators = [torch.Generator(device=device).manual_seed(image_seed(seed, index))
-                           for index in range(rows.start, rows.stop)]
+        self.generators = [
+            torch.Generator(device=device).manual_seed(image_seed(seed, index))
+            for index in range(rows.start, rows.stop)
+        ]
         self.device = device
 
     def draw(self, shape: tuple[int, ...], dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """(len(rows), *shape) noise."""
-        return torch.stack([torch.randn(shape, generator=generator, device=self.device, dtype=dtype)
-                            for generator in self.generators])
+        return torch.stack(
+            [torch.randn(shape, generator=generator, device=self.device, dtype=dtype) for generator in self.generators]
+        )
 
     def __call__(self, like: torch.Tensor) -> torch.Tensor:
         return self.draw(tuple(like.shape[1:]), like.dtype)
@@ -51,8 +54,10 @@ def in_batches(model: nn.Module, settings: SampleSettings, draw: DrawBatch) -> t
     was_training = model.training
     model.eval()
     try:
-        batches = [images_from_model_range(draw(rows, PerImageNoise(settings.seed, rows, device)))
-                   for rows in batch_slices(settings.n, settings.batch_size)]
+        batches = [
+            images_from_model_range(draw(rows, PerImageNoise(settings.seed, rows, device)))
+            for rows in batch_slices(settings.n, settings.batch_size)
+        ]
     finally:
         model.train(was_training)
     return torch.cat(batches)

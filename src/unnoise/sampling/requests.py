@@ -20,8 +20,11 @@ def parse_attribute_request(request: str | list[str] | dict[str, bool], valid: t
     wanted = dict(request) if isinstance(request, dict) else split_request(request)
     unknown = [name for name in wanted if name not in valid]
     if unknown:
-        raise UserError(f"attrs names an unknown attribute {unknown[0]!r}; this run knows: {', '.join(valid)} "
-                        "(prefix - to ask for its absence)", settings=("attrs",))
+        raise UserError(
+            f"attrs names an unknown attribute {unknown[0]!r}; this run knows: {', '.join(valid)} "
+            "(prefix - to ask for its absence)",
+            settings=("attrs",),
+        )
     if not wanted:
         raise UserError("attrs names no attribute; e.g. Smiling,-Eyeglasses", settings=("attrs",))
     return wanted
@@ -32,8 +35,14 @@ def attribute_vector(wanted: dict[str, bool], names: tuple[str, ...]) -> torch.T
     return torch.tensor([(PRESENT if wanted[name] else ABSENT) if name in wanted else UNKNOWN for name in names])
 
 
-def request_condition(config: ConditionConfig, count: int, device: torch.device, attrs=None, prompt: str | None = None,
-                      negative_prompt: str | None = None) -> tuple[Condition | None, Condition | None]:
+def request_condition(
+    config: ConditionConfig,
+    count: int,
+    device: torch.device,
+    attrs=None,
+    prompt: str | None = None,
+    negative_prompt: str | None = None,
+) -> tuple[Condition | None, Condition | None]:
     """(condition, baseline) for count images of one request: baseline is the negative prompt, or None for the null one.
 
     A run trained on captions also takes attrs, asked as the caption that names them ("a photo of a smiling woman").
@@ -45,10 +54,14 @@ def request_condition(config: ConditionConfig, count: int, device: torch.device,
             raise UserError("negative_prompt needs a prompt", settings=("negative_prompt", "prompt"))
         return None, None
     if kind == "none":
-        raise UserError("this run was trained without a condition, so it takes no attrs or prompt", settings=("attrs", "prompt"))
+        raise UserError(
+            "this run was trained without a condition, so it takes no attrs or prompt", settings=("attrs", "prompt")
+        )
     if kind == "attributes":
         if prompt is not None or negative_prompt is not None:
-            raise UserError("this run was trained on attributes: ask with attrs, e.g. Smiling,-Male", settings=("attrs",))
+            raise UserError(
+                "this run was trained on attributes: ask with attrs, e.g. Smiling,-Male", settings=("attrs",)
+            )
         vector = attribute_vector(parse_attribute_request(attrs, config.attribute_names), config.attribute_names)
         null = torch.zeros(count, dtype=torch.bool, device=device)
         return Condition(null, attributes=vector.to(device).expand(count, -1).clone()), None
@@ -57,19 +70,23 @@ def request_condition(config: ConditionConfig, count: int, device: torch.device,
             raise UserError("ask with attrs or with prompt, not both", settings=("attrs", "prompt"))
         prompt = caption_of_request(parse_attribute_request(attrs, config.attribute_names))
     condition = prompt_condition(prompt, count, config.max_tokens, device)
-    baseline = prompt_condition(negative_prompt, count, config.max_tokens, device) if negative_prompt is not None else None
+    baseline = (
+        prompt_condition(negative_prompt, count, config.max_tokens, device) if negative_prompt is not None else None
+    )
     return condition, baseline
 
 
 def caption_of_request(wanted: dict[str, bool]) -> str:
-    """An attribute request as the caption a text run was trained on; only present attributes (and -Male) can be said."""
+    """An attribute request as the caption a text run was trained on; only present ones (and -Male) can be said."""
     from ..text.captions import request_caption
 
     try:
         return request_caption(wanted)
     except ValueError as error:
-        raise UserError(f"{error}: a run trained on captions can be asked for attributes that are present (and -Male)",
-                        settings=("attrs",)) from None
+        raise UserError(
+            f"{error}: a run trained on captions can be asked for attributes that are present (and -Male)",
+            settings=("attrs",),
+        ) from None
 
 
 def prompt_condition(prompt: str, count: int, max_tokens: int, device: torch.device) -> Condition:

@@ -58,23 +58,58 @@ class SampleSettings:
     def validate(self) -> "SampleSettings":
         """Check every value that does not depend on the run; returns self. Raises UserError naming the setting."""
         check(isinstance(self.n, int) and self.n >= 1, f"n must be at least 1, got {self.n}", "n")
-        check(isinstance(self.batch_size, int) and self.batch_size >= 1, f"batch_size must be at least 1, got {self.batch_size}",
-              "batch_size")
-        check(isinstance(self.seed, int) and 0 <= self.seed < 2**63, f"seed must be an integer in [0, 2^63), got {self.seed}", "seed")
-        check(self.sampler is None or self.sampler in SOLVERS,
-              f"sampler must be one of {', '.join(SOLVERS)}, got {self.sampler!r}", "sampler")
-        check(self.steps is None or (isinstance(self.steps, int) and self.steps >= 1), f"steps must be at least 1, got {self.steps}",
-              "steps")
-        check(self.spacing is None or self.spacing in SPACINGS, f"spacing must be one of {', '.join(SPACINGS)}, got {self.spacing!r}",
-              "spacing")
-        check(self.rho is None or (math.isfinite(self.rho) and self.rho > 0), f"rho must be a positive number, got {self.rho}", "rho")
+        check(
+            isinstance(self.batch_size, int) and self.batch_size >= 1,
+            f"batch_size must be at least 1, got {self.batch_size}",
+            "batch_size",
+        )
+        check(
+            isinstance(self.seed, int) and 0 <= self.seed < 2**63,
+            f"seed must be an integer in [0, 2^63), got {self.seed}",
+            "seed",
+        )
+        check(
+            self.sampler is None or self.sampler in SOLVERS,
+            f"sampler must be one of {', '.join(SOLVERS)}, got {self.sampler!r}",
+            "sampler",
+        )
+        check(
+            self.steps is None or (isinstance(self.steps, int) and self.steps >= 1),
+            f"steps must be at least 1, got {self.steps}",
+            "steps",
+        )
+        check(
+            self.spacing is None or self.spacing in SPACINGS,
+            f"spacing must be one of {', '.join(SPACINGS)}, got {self.spacing!r}",
+            "spacing",
+        )
+        check(
+            self.rho is None or (math.isfinite(self.rho) and self.rho > 0),
+            f"rho must be a positive number, got {self.rho}",
+            "rho",
+        )
         check(self.rho is None or self.grid_spacing == "karras", "rho shapes only the karras spacing", "rho")
-        check(self.eta is None or (math.isfinite(self.eta) and self.eta >= 0), f"eta must be a number >= 0, got {self.eta}", "eta")
-        check(self.variance is None or self.variance in VARIANCES,
-              f"variance must be one of {', '.join(VARIANCES)}, got {self.variance!r}", "variance")
-        check(isinstance(self.guidance, (int, float)) and math.isfinite(self.guidance),
-              f"guidance must be a finite number, got {self.guidance}", "guidance")
-        check(self.negative_prompt is None or self.prompt is not None, "negative_prompt needs a prompt", "negative_prompt", "prompt")
+        check(
+            self.eta is None or (math.isfinite(self.eta) and self.eta >= 0),
+            f"eta must be a number >= 0, got {self.eta}",
+            "eta",
+        )
+        check(
+            self.variance is None or self.variance in VARIANCES,
+            f"variance must be one of {', '.join(VARIANCES)}, got {self.variance!r}",
+            "variance",
+        )
+        check(
+            isinstance(self.guidance, (int, float)) and math.isfinite(self.guidance),
+            f"guidance must be a finite number, got {self.guidance}",
+            "guidance",
+        )
+        check(
+            self.negative_prompt is None or self.prompt is not None,
+            "negative_prompt needs a prompt",
+            "negative_prompt",
+            "prompt",
+        )
         check(self.attrs is None or self.prompt is None, "ask with attrs or with prompt, not both", "attrs", "prompt")
         solver = self.solver_name
         for option in SOLVER_OPTIONS:

@@ -20,8 +20,13 @@ def snapshot_steps(total: int, snapshots: int) -> list[int]:
     return sorted({total - max(1, round(total ** (1 - k / (snapshots - 1)))) for k in range(snapshots)})
 
 
-def trajectory_strip(draw: Callable[[StepCallback], torch.Tensor], total_steps: int, label: Callable[[float], str],
-                     snapshots: int = 8, scale: int = 1) -> Image.Image:
+def trajectory_strip(
+    draw: Callable[[StepCallback], torch.Tensor],
+    total_steps: int,
+    label: Callable[[float], str],
+    snapshots: int = 8,
+    scale: int = 1,
+) -> Image.Image:
     """draw(on_step) runs a solver of total_steps steps; the strip shows the state after the chosen steps, each column
     labelled by label(sigma) of the level it reached (the last one is the image, "x0")."""
     picks = snapshot_steps(total_steps, snapshots)

@@ -16,8 +16,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from ..storage.atomic import atomic_path
 from ..data.cache import cache_directory
+from ..storage.atomic import atomic_path
 from .encoder import DEFAULT_MAX_TOKENS, TextEmbedding, TextEncoder
 
 logger = logging.getLogger("unnoise")

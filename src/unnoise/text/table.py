@@ -19,8 +19,8 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from tqdm import tqdm
 
-from ..storage.atomic import atomic_path
 from ..data.cache import cache_directory
+from ..storage.atomic import atomic_path
 from .captions import captions_for_dataset
 from .encoder import TextEncoder
 
@@ -59,11 +59,18 @@ class CaptionTable:
 
 
 def table_key(encoder: TextEncoder, max_tokens: int, captions: list[list[str]]) -> str:
-    fields = {"model": encoder.model_sha256, "max_tokens": max_tokens, "captions": captions, "format": TABLE_FORMAT_VERSION}
+    fields = {
+        "model": encoder.model_sha256,
+        "max_tokens": max_tokens,
+        "captions": captions,
+        "format": TABLE_FORMAT_VERSION,
+    }
     return hashlib.sha256(json.dumps(fields).encode()).hexdigest()
 
 
-def embed_table(encoder: TextEncoder, captions: list[list[str]], max_tokens: int, per_image: int, progress: bool) -> CaptionTable:
+def embed_table(
+    encoder: TextEncoder, captions: list[list[str]], max_tokens: int, per_image: int, progress: bool
+) -> CaptionTable:
     texts = [text for image_captions in captions for text in image_captions]
     distinct = list(dict.fromkeys(texts))
     where = {text: index for index, text in enumerate(distinct)}
@@ -82,8 +89,16 @@ def embed_table(encoder: TextEncoder, captions: list[list[str]], max_tokens: int
     return CaptionTable(torch.cat(pieces), offsets, pooled, torch.tensor([where[text] for text in texts]), per_image)
 
 
-def caption_table(attribute_names: list[str], attributes: torch.Tensor, encoder: TextEncoder, seed: int, per_image: int,
-                  max_tokens: int, cache_dir: str | Path | None = None, progress: bool = True) -> CaptionTable:
+def caption_table(
+    attribute_names: list[str],
+    attributes: torch.Tensor,
+    encoder: TextEncoder,
+    seed: int,
+    per_image: int,
+    max_tokens: int,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+) -> CaptionTable:
     """per_image captions for each image (captions_for_dataset), embedded; read from the cache when made before."""
     captions = captions_for_dataset(attribute_names, attributes, seed, per_image)
     key = table_key(encoder, max_tokens, captions)

@@ -24,13 +24,20 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ..storage.atomic import atomic_path
 from ..errors import UserError
+from ..runs import MODEL_FILE, STATE_DIR, STEP_PREFIX, checkpoint_step, latest_checkpoint, step_folders
+from ..storage.atomic import atomic_path
 from ..storage.weights import fsync, load_weights, save_weights
 
-from ..runs import MODEL_FILE, STATE_DIR, STEP_PREFIX, checkpoint_step, latest_checkpoint, step_folders
-
-__all__ = ["MODEL_FILE", "STATE_DIR", "checkpoint_step", "latest_checkpoint", "load_checkpoint", "save_checkpoint", "step_folders"]
+__all__ = [
+    "MODEL_FILE",
+    "STATE_DIR",
+    "checkpoint_step",
+    "latest_checkpoint",
+    "load_checkpoint",
+    "save_checkpoint",
+    "step_folders",
+]
 
 
 def optimizer_to_files(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -46,7 +53,9 @@ def optimizer_to_files(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torc
     return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
 
 
-def optimizer_from_files(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], rest: dict[str, Any]) -> None:
+def optimizer_from_files(
+    optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], rest: dict[str, Any]
+) -> None:
     state: dict[int, dict[str, Any]] = {}
     for key, value in [*tensors.items(), *rest["scalars"].items()]:
         parameter_id, name = key.split(".", 1)
@@ -55,7 +64,12 @@ def optimizer_from_files(optimizer: torch.optim.Optimizer, tensors: dict[str, to
 
 
 def save_checkpoint(
-    run_dir: Path, step: int, model: nn.Module, ema_model: nn.Module, optimizer: torch.optim.Optimizer, keep: int = 2,
+    run_dir: Path,
+    step: int,
+    model: nn.Module,
+    ema_model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    keep: int = 2,
     scaler: torch.amp.GradScaler | None = None,
 ) -> Path:
     """Write a complete checkpoint for `step`, publish its EMA weights as model.safetensors, keep the newest `keep`."""
@@ -78,7 +92,7 @@ def save_checkpoint(
         fsync(temporary / "trainer.json")
         os.rename(temporary, final)
     publish_model(final / "ema.safetensors", run_dir / MODEL_FILE)
-    for old in step_folders(run_dir)[:-max(keep, 1)]:
+    for old in step_folders(run_dir)[: -max(keep, 1)]:
         shutil.rmtree(old, ignore_errors=True)
     for leftover in state_dir.glob(".tmp-*"):  # from writes that a kill interrupted
         shutil.rmtree(leftover, ignore_errors=True)
@@ -96,7 +110,10 @@ def publish_model(source: Path, target: Path) -> None:
 
 
 def load_checkpoint(
-    folder: Path, model: nn.Module, ema_model: nn.Module, optimizer: torch.optim.Optimizer,
+    folder: Path,
+    model: nn.Module,
+    ema_model: nn.Module,
+    optimizer: torch.optim.Optimizer,
     scaler: torch.amp.GradScaler | None = None,
 ) -> int:
     """Restore everything a checkpoint folder holds; returns its step."""
@@ -106,7 +123,9 @@ def load_checkpoint(
         trainer_state = json.loads((folder / "trainer.json").read_text())
         optimizer_tensors = load_file(str(folder / "optimizer.safetensors"))
     except (OSError, ValueError, SafetensorError) as error:
-        raise UserError(f"checkpoint {folder} is unreadable ({error}); delete it to resume from the one before") from None
+        raise UserError(
+            f"checkpoint {folder} is unreadable ({error}); delete it to resume from the one before"
+        ) from None
     optimizer_from_files(optimizer, optimizer_tensors, trainer_state["optimizer"])
     if scaler is not None and scaler.is_enabled() and trainer_state.get("grad_scaler"):
         scaler.load_state_dict(trainer_state["grad_scaler"])

@@ -24,7 +24,9 @@ def attribute_condition(attributes: torch.Tensor, null: torch.Tensor, hidden: to
 class TrainingConditions:
     """Builds the Condition of a global batch of dataset indices, with the classifier-free drop."""
 
-    def __init__(self, config: ConditionConfig, attributes: torch.Tensor, captions: CaptionTable | None, device: torch.device):
+    def __init__(
+        self, config: ConditionConfig, attributes: torch.Tensor, captions: CaptionTable | None, device: torch.device
+    ):
         self.config, self.device = config, device
         self.attributes = attributes.to(device)  # (N, A) uint8, columns in config.attribute_names order
         self.captions = captions
@@ -47,7 +49,9 @@ class TrainingConditions:
         return Condition(null, tokens=tokens, token_mask=mask, pooled=pooled).to(self.device)
 
     def of_images(self, indices: torch.Tensor) -> Condition:
-        """The full, never dropped conditions of dataset rows `indices` (their first caption): what the training grids ask for."""
+        """The full, never dropped conditions of dataset rows `indices` (their first caption): what the training grids
+        ask for.
+        """
         count = len(indices)
         null = torch.zeros(count, dtype=torch.bool, device=self.device)
         if self.config.kind == "attributes":
@@ -55,7 +59,9 @@ class TrainingConditions:
         return self.caption_condition(indices, torch.zeros_like(indices), null)
 
 
-def training_conditions(config: RunConfig, dataset: ImageDataset, device: torch.device, progress: bool) -> TrainingConditions | None:
+def training_conditions(
+    config: RunConfig, dataset: ImageDataset, device: torch.device, progress: bool
+) -> TrainingConditions | None:
     """What a run with config.condition trains on, after recording the data's attribute names in the config.
 
     A resumed run must see the same attributes; a text run embeds its captions once (cached on disk).
@@ -64,8 +70,11 @@ def training_conditions(config: RunConfig, dataset: ImageDataset, device: torch.
     if condition.kind == "none":
         return None
     if dataset.attributes is None or not dataset.attribute_names:
-        raise UserError(f"condition.kind {condition.kind} needs data with attributes (builtin or celeba); {dataset.source} has none",
-                        settings=("condition.kind",))
+        raise UserError(
+            f"condition.kind {condition.kind} needs data with attributes (builtin or celeba); {dataset.source} has "
+            "none",
+            settings=("condition.kind",),
+        )
     if not condition.attribute_names:
         condition.attribute_names = tuple(dataset.attribute_names)
     missing = sorted(set(condition.attribute_names) - set(dataset.attribute_names))
@@ -77,6 +86,13 @@ def training_conditions(config: RunConfig, dataset: ImageDataset, device: torch.
     if condition.kind == "text":
         from ..text import caption_table, load_text_encoder  # the text extra, only for text runs
 
-        captions = caption_table(list(condition.attribute_names), attributes, load_text_encoder("cpu"), config.train.seed,
-                                 condition.captions_per_image, condition.max_tokens, progress=progress)
+        captions = caption_table(
+            list(condition.attribute_names),
+            attributes,
+            load_text_encoder("cpu"),
+            config.train.seed,
+            condition.captions_per_image,
+            condition.max_tokens,
+            progress=progress,
+        )
     return TrainingConditions(condition, attributes, captions, device)

@@ -27,7 +27,9 @@ class DataOrder:
     def permutation(self, epoch: int) -> torch.Tensor:
         if epoch not in self._permutations:
             generator = torch.Generator().manual_seed(step_seed(self.seed, epoch, stream="epoch"))
-            self._permutations = {epoch: torch.randperm(self.dataset_size, generator=generator)}  # keep only the current one
+            self._permutations = {
+                epoch: torch.randperm(self.dataset_size, generator=generator)
+            }  # keep only the current one
         return self._permutations[epoch]
 
     def indices(self, step: int) -> torch.Tensor:

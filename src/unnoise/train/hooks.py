@@ -16,10 +16,9 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from ..runs import JSON_LOG_FILE, LOG_COLUMNS, LOG_FILE, read_lines, read_log
 from ..storage.atomic import write_text_atomic
 from ..viz import display_scale, image_grid, line_chart, save_png
-
-from ..runs import JSON_LOG_FILE, LOG_COLUMNS, LOG_FILE, read_lines, read_log
 
 
 class Hook:
@@ -113,15 +112,16 @@ class LogHook(Hook):
         self.started = self.interval_start = time.perf_counter()
         self.interval_first_step = trainer.step
 
-
     def on_log(self, trainer, loss: float) -> None:
         now = time.perf_counter()
         row = {
             "step": trainer.step,
             "loss": round(loss, 6),
             "lr": float(f"{trainer.optimizer.param_groups[0]['lr']:.6g}"),
-            "images_per_s": round(images_per_s(trainer.step - self.interval_first_step, trainer.global_batch,
-                                               now - self.interval_start), 2),
+            "images_per_s": round(
+                images_per_s(trainer.step - self.interval_first_step, trainer.global_batch, now - self.interval_start),
+                2,
+            ),
             "elapsed_s": round(self.elapsed_before + now - self.started, 1),
         }
         with open(self.path, "a", newline="") as handle:
@@ -141,7 +141,6 @@ class CheckpointHook(Hook):
         if self.every > 0 and trainer.step % self.every == 0:
             trainer.save()
 
-
     def on_end(self, trainer, interrupted: bool) -> None:
         trainer.save()
 
@@ -156,9 +155,13 @@ class SampleGridHook(Hook):
         self.every = trainer.config.train.sample_every
 
     def after_step(self, trainer) -> None:
-        if self.enabled and self.every > 0 and trainer.step % self.every == 0 and trainer.step < trainer.config.train.steps:
+        if (
+            self.enabled
+            and self.every > 0
+            and trainer.step % self.every == 0
+            and trainer.step < trainer.config.train.steps
+        ):
             self.write(trainer)
-
 
     def on_end(self, trainer, interrupted: bool) -> None:
         if self.enabled and not interrupted:
@@ -175,7 +178,9 @@ class SampleGridHook(Hook):
     @staticmethod
     def save(trainer, images: torch.Tensor) -> Path:
         size = trainer.config.data.image_size
-        path = save_png(image_grid(images, scale=display_scale(size)), trainer.run_dir / "samples" / f"step_{trainer.step:07d}.png")
+        path = save_png(
+            image_grid(images, scale=display_scale(size)), trainer.run_dir / "samples" / f"step_{trainer.step:07d}.png"
+        )
         write_loss_curve(trainer.run_dir)
         return path
 
@@ -197,7 +202,6 @@ class TensorBoardHook(Hook):
 
         self.writer = SummaryWriter(str(trainer.run_dir / "tensorboard"), purge_step=trainer.step)
         self.last_time, self.last_step = time.perf_counter(), trainer.step
-
 
     def on_log(self, trainer, loss: float) -> None:
         now = time.perf_counter()

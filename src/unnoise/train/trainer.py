@@ -24,8 +24,8 @@ from ..data.transforms import horizontal_flip, to_model_range
 from ..errors import UserError
 from ..families import objective_for
 from ..models import Condition, network_for
-from .conditions import TrainingConditions
 from .checkpoint import checkpoint_step, latest_checkpoint, load_checkpoint, save_checkpoint
+from .conditions import TrainingConditions
 from .data_order import DataOrder, step_seed
 from .distributed import Distributed
 from .ema import EMA
@@ -39,7 +39,9 @@ class LossNotFinite(UserError):
     """The loss became NaN or infinite; the run stops and the last good checkpoint stays."""
 
 
-def learning_rate_at(step: int, base_lr: float, warmup_steps: int, total_steps: int = 0, schedule: str = "constant") -> float:
+def learning_rate_at(
+    step: int, base_lr: float, warmup_steps: int, total_steps: int = 0, schedule: str = "constant"
+) -> float:
     """Linear warm-up to base_lr over warmup_steps, then constant or cosine decay to 0 at total_steps."""
     if warmup_steps > 0 and step < warmup_steps:
         return base_lr * (step + 1) / warmup_steps
@@ -54,7 +56,9 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     if precision == "auto":
         return "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
     if precision == "fp16" and device.type != "cuda":
-        raise UserError("train.precision fp16 needs a CUDA GPU; use fp32 or bf16 on this device", settings=("train.precision",))
+        raise UserError(
+            "train.precision fp16 needs a CUDA GPU; use fp32 or bf16 on this device", settings=("train.precision",)
+        )
     return precision
 
 
@@ -89,16 +93,29 @@ def stop_on_signals() -> Iterator[StopRequest]:
 class Trainer:
     """Owns the network, its EMA, the optimizer and the step counter of one run folder."""
 
-    def __init__(self, config: RunConfig, dataset: ImageDataset, run_dir: Path, device: torch.device,
-                 hooks: list[Hook], distributed: Distributed = Distributed(), conditions: TrainingConditions | None = None):
+    def __init__(
+        self,
+        config: RunConfig,
+        dataset: ImageDataset,
+        run_dir: Path,
+        device: torch.device,
+        hooks: list[Hook],
+        distributed: Distributed = Distributed(),
+        conditions: TrainingConditions | None = None,
+    ):
         self.config, self.dataset, self.run_dir, self.device, self.hooks = config, dataset, Path(run_dir), device, hooks
         self.conditions = conditions
         self.distributed = distributed
         train = config.train
         self.objective = objective_for(config)
-        if not self.objective.scales_out and (distributed.enabled or train.accum > 1 or train.compile or train.precision == "fp16"):
-            raise UserError(f"a {self.objective.network_name} run trains in one process, without train.accum, train.compile or "
-                            "train.precision fp16", settings=("train.accum", "train.compile", "train.precision"))
+        if not self.objective.scales_out and (
+            distributed.enabled or train.accum > 1 or train.compile or train.precision == "fp16"
+        ):
+            raise UserError(
+                f"a {self.objective.network_name} run trains in one process, without train.accum, train.compile or "
+                "train.precision fp16",
+                settings=("train.accum", "train.compile", "train.precision"),
+            )
         torch.manual_seed(step_seed(train.seed, 0, stream="init"))  # the initial weights depend on the seed alone
         self.model = network_for(config).to(device)
         if device.type == "cuda":
@@ -108,9 +125,15 @@ class Trainer:
         self.network = self.ddp or self.model
         if train.compile:
             self.network = torch.compile(self.network)
-        # foreach: one fused kernel per group of tensors instead of one per parameter (PyTorch defaults to it on GPUs only).
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=train.lr, betas=self.objective.adam_betas,
-                                           weight_decay=train.weight_decay, foreach=True)
+        # foreach: one fused kernel per group of tensors instead of one per parameter (PyTorch defaults to it on GPUs
+        # only).
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(),
+            lr=train.lr,
+            betas=self.objective.adam_betas,
+            weight_decay=train.weight_decay,
+            foreach=True,
+        )
         self.precision = resolve_precision(train.precision, device)
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.precision == "fp16")
         # On a GPU the uint8 images live in GPU memory when they fit comfortably (CelebA at 64x64: 2.5 GB), so
@@ -144,8 +167,9 @@ class Trainer:
         self.check_finite()
         path = None
         if self.distributed.is_main:
-            path = save_checkpoint(self.run_dir, self.step, self.model, self.ema.model, self.optimizer, self.config.train.keep,
-                                   self.scaler)
+            path = save_checkpoint(
+                self.run_dir, self.step, self.model, self.ema.model, self.optimizer, self.config.train.keep, self.scaler
+            )
         self.distributed.barrier()  # nobody reads a checkpoint before it is complete
         return path
 
@@ -170,10 +194,16 @@ class Trainer:
                 x0 = horizontal_flip(x0, flips[part])
             if self.device.type == "cuda":
                 x0 = x0.contiguous(memory_format=torch.channels_last)
-            yield x0, {name: value[part] for name, value in draws.items()}, condition[part] if condition is not None else None
+            yield (
+                x0,
+                {name: value[part] for name, value in draws.items()},
+                condition[part] if condition is not None else None,
+            )
 
     def autocast(self):
-        return torch.autocast(self.device.type, dtype=AUTOCAST_DTYPES.get(self.precision), enabled=self.precision != "fp32")
+        return torch.autocast(
+            self.device.type, dtype=AUTOCAST_DTYPES.get(self.precision), enabled=self.precision != "fp32"
+        )
 
     def apply_gradients(self) -> None:
         """Unscale (fp16), clip to the global norm, step the optimizer."""
@@ -200,10 +230,20 @@ class Trainer:
         flag = self.distributed.all_reduce_sum(self.nonfinite.clone().to(torch.float32))
         if flag.item() > 0:
             folder = latest_checkpoint(self.run_dir)
-            kept = f"the last good checkpoint (step {checkpoint_step(folder)}) is kept" if folder else "no checkpoint had been written yet"
-            where = f"step {self.step}" if self.step - self.tally_start <= 1 else f"steps {self.tally_start + 1}-{self.step}"
-            raise LossNotFinite(f"the loss became NaN or infinite at {where}; training stopped and {kept}. Try a lower train.lr",
-                                settings=("train.lr",))
+            kept = (
+                f"the last good checkpoint (step {checkpoint_step(folder)}) is kept"
+                if folder
+                else "no checkpoint had been written yet"
+            )
+            where = (
+                f"step {self.step}"
+                if self.step - self.tally_start <= 1
+                else f"steps {self.tally_start + 1}-{self.step}"
+            )
+            raise LossNotFinite(
+                f"the loss became NaN or infinite at {where}; training stopped and {kept}. Try a lower train.lr",
+                settings=("train.lr",),
+            )
 
     def mean_loss(self) -> float:
         """The mean loss since the last call, over all ranks; also the NaN check."""
@@ -219,7 +259,9 @@ class Trainer:
         if self.distributed.enabled:
             if self.step % max(1, self.config.train.log_every):
                 return "finished"
-            votes = self.distributed.all_reduce_sum(torch.tensor([float(signalled), float(out_of_time)], device=self.device))
+            votes = self.distributed.all_reduce_sum(
+                torch.tensor([float(signalled), float(out_of_time)], device=self.device)
+            )
             signalled, out_of_time = bool(votes[0] > 0), bool(votes[1] > 0)
         return "interrupted" if signalled else "out_of_time" if out_of_time else "finished"
 
@@ -243,7 +285,9 @@ class Trainer:
                         hook.on_log(self, loss)
                 for hook in self.hooks:
                     hook.after_step(self)
-                status = self.agreed_status(stop.requested, bool(budget_s and time.perf_counter() - started >= budget_s))
+                status = self.agreed_status(
+                    stop.requested, bool(budget_s and time.perf_counter() - started >= budget_s)
+                )
                 if status != "finished":
                     break
         if self.loss_count:

@@ -1,9 +1,27 @@
 """Pictures people look at: sample grids, labelled strips, line charts, the forward process of an image."""
 
 from .images import (
-    captioned_rows, display_scale, image_grid, labelled_rows, line_chart, save_grid, save_images, save_png, titled_panels,
+    captioned_rows,
+    display_scale,
+    image_grid,
+    labelled_rows,
+    line_chart,
+    save_grid,
+    save_images,
+    save_png,
+    titled_panels,
     to_pil,
 )
 
-__all__ = ["captioned_rows", "display_scale", "image_grid", "labelled_rows", "line_chart", "save_grid", "save_images",
-           "save_png", "titled_panels", "to_pil"]
+__all__ = [
+    "captioned_rows",
+    "display_scale",
+    "image_grid",
+    "labelled_rows",
+    "line_chart",
+    "save_grid",
+    "save_images",
+    "save_png",
+    "titled_panels",
+    "to_pil",
+]

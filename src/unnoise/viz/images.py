@@ -50,7 +50,9 @@ def labelled_rows(rows: Sequence[torch.Tensor], labels: Sequence[str], scale: in
     height, width = rows[0].shape[-2] * scale, rows[0].shape[-1] * scale
     label_height = 14
     canvas = Image.new(
-        "RGB", (columns * (width + padding) + padding, len(rows) * (height + padding) + padding + label_height), BACKGROUND
+        "RGB",
+        (columns * (width + padding) + padding, len(rows) * (height + padding) + padding + label_height),
+        BACKGROUND,
     )
     for row_index, row in enumerate(rows):
         for column in range(columns):
@@ -65,15 +67,20 @@ def labelled_rows(rows: Sequence[torch.Tensor], labels: Sequence[str], scale: in
     return canvas
 
 
-def captioned_rows(rows: Sequence[torch.Tensor], captions: Sequence[str], scale: int = 1, padding: int = 2) -> Image.Image:
+def captioned_rows(
+    rows: Sequence[torch.Tensor], captions: Sequence[str], scale: int = 1, padding: int = 2
+) -> Image.Image:
     """Rows of images (each (K, 3, H, W)), each row with its caption on the left, e.g. the prompt that made it."""
     font = ImageFont.load_default()
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     text_width = int(max(measure.textlength(caption, font=font) for caption in captions)) + 3 * padding
     height, width = rows[0].shape[-2] * scale, rows[0].shape[-1] * scale
     columns = max(len(row) for row in rows)
-    canvas = Image.new("RGB", (text_width + columns * (width + padding) + padding, len(rows) * (height + padding) + padding),
-                       BACKGROUND)
+    canvas = Image.new(
+        "RGB",
+        (text_width + columns * (width + padding) + padding, len(rows) * (height + padding) + padding),
+        BACKGROUND,
+    )
     draw = ImageDraw.Draw(canvas)
     for row_index, (row, caption) in enumerate(zip(rows, captions)):
         top = padding + row_index * (height + padding)
@@ -100,8 +107,18 @@ def titled_panels(panels: Sequence[Image.Image], titles: Sequence[str], padding:
     return canvas
 
 
-PALETTE = [(200, 60, 40), (40, 100, 200), (40, 150, 60), (150, 60, 170), (230, 140, 20), (20, 160, 170),
-           (120, 120, 120), (180, 40, 120), (90, 60, 20), (0, 0, 0)]
+PALETTE = [
+    (200, 60, 40),
+    (40, 100, 200),
+    (40, 150, 60),
+    (150, 60, 170),
+    (230, 140, 20),
+    (20, 160, 170),
+    (120, 120, 120),
+    (180, 40, 120),
+    (90, 60, 20),
+    (0, 0, 0),
+]
 
 
 def line_chart(
@@ -148,9 +165,11 @@ def line_chart(
     for fraction in (0.0, 0.25, 0.5, 0.75, 1.0):
         y_value = 10 ** (y_low + fraction * (y_high - y_low)) if log_y else y_low + fraction * (y_high - y_low)
         draw.text((4, position(all_x.min(), y_value)[1] - 6), f"{y_value:.3g}", fill=INK, font=font)
-    x_ticks = np.unique(all_x) if log_x and len(np.unique(all_x)) <= 12 else [
-        10 ** (x_low + f * (x_high - x_low)) if log_x else x_low + f * (x_high - x_low) for f in (0.0, 0.5, 1.0)
-    ]
+    x_ticks = (
+        np.unique(all_x)
+        if log_x and len(np.unique(all_x)) <= 12
+        else [10 ** (x_low + f * (x_high - x_low)) if log_x else x_low + f * (x_high - x_low) for f in (0.0, 0.5, 1.0)]
+    )
     for x_value in x_ticks:
         x_pixel = position(x_value, all_y.min())[0]
         draw.text((x_pixel - 10, height - bottom + 6), f"{x_value:.4g}", fill=INK, font=font)
@@ -165,7 +184,9 @@ def line_chart(
             draw.ellipse([px - 3, py - 3, px + 3, py + 3], fill=colour)
         if legend_width:
             legend_y = top + 4 + 14 * index
-            draw.line([(width - legend_width, legend_y + 6), (width - legend_width + 16, legend_y + 6)], fill=colour, width=3)
+            draw.line(
+                [(width - legend_width, legend_y + 6), (width - legend_width + 16, legend_y + 6)], fill=colour, width=3
+            )
             draw.text((width - legend_width + 22, legend_y), name, fill=INK, font=font)
     return canvas
 

@@ -24,7 +24,7 @@ def noising_strip(
     size: int = 64,
     seed: int = 0,
 ) -> Image.Image:
-    """The forward process as a picture: one image and the same noise at growing t, x_t = sqrt(ab) x_0 + sqrt(1-ab) eps."""
+    """The forward process as a picture: an image and one noise at growing t, x_t = sqrt(ab) x_0 + sqrt(1-ab) eps."""
     path = Path(image_path)
     try:
         picture = load_rgb(path)
@@ -32,7 +32,9 @@ def noising_strip(
         raise UserError(f"no such image: {path}") from None
     except (OSError, ValueError, Image.DecompressionBombError) as error:
         raise UserError(f"cannot read {path} as an image ({type(error).__name__})") from None
-    return noising_strip_from_image(square_pixels(picture, size), timesteps, make_schedule(schedule, num_timesteps), seed)
+    return noising_strip_from_image(
+        square_pixels(picture, size), timesteps, make_schedule(schedule, num_timesteps), seed
+    )
 
 
 def square_pixels(picture: Image.Image, size: int) -> torch.Tensor:
@@ -51,9 +53,13 @@ def noising_strip_from_image(
     num_timesteps = noise_schedule.timesteps
     bad = [t for t in timesteps if not 0 <= t < num_timesteps]
     if bad:
-        raise UserError(f"timesteps must lie in 0..{num_timesteps - 1}; got {', '.join(map(str, bad))}", settings=("timesteps",))
+        raise UserError(
+            f"timesteps must lie in 0..{num_timesteps - 1}; got {', '.join(map(str, bad))}", settings=("timesteps",)
+        )
     x0 = to_model_range(image[None])  # (1, 3, H, W)
     noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed))
     t = torch.tensor(list(timesteps))
     x_t = q_sample(x0.expand(len(t), -1, -1, -1), noise_schedule.alpha_bar[t], noise.expand(len(t), -1, -1, -1))
-    return labelled_rows([images_from_model_range(x_t)], [f"t={step}" for step in timesteps], scale=max(1, 128 // image.shape[-1]))
+    return labelled_rows(
+        [images_from_model_range(x_t)], [f"t={step}" for step in timesteps], scale=max(1, 128 // image.shape[-1])
+    )

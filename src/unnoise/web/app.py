@@ -10,7 +10,6 @@ download), POST /api/noise (the forward process for an uploaded image).
 """
 # No `from __future__ import annotations` here: FastAPI reads the route functions' annotations as objects.
 
-
 import base64
 import io
 import ipaddress
@@ -24,8 +23,8 @@ from ..api import Run, load_run
 from ..data.transforms import to_rgb
 from ..diffusion.guidance import DEFAULT_GUIDANCE
 from ..diffusion.samplers import SAMPLERS
-from ..viz.noising import noising_strip_from_image, square_pixels
 from ..errors import UserError
+from ..viz.noising import noising_strip_from_image, square_pixels
 from .jobs import GenerationRequest, Job, JobQueue, Limits, QueueFull
 
 log = logging.getLogger("unnoise")
@@ -49,19 +48,38 @@ def noising_timesteps(total: int) -> list[int]:
 def run_info(run: Run, limits: Limits) -> dict:
     condition = run.config.condition
     return {
-        "run": run.path.name, "family": run.family, "image_size": run.config.data.image_size, "trained_steps": run.step,
-        "condition": condition.kind, "attributes": list(condition.attribute_names),
-        "samplers": list(SAMPLERS), "timesteps": run.schedule.timesteps, "default_guidance": DEFAULT_GUIDANCE,
-        "limits": {"max_images": limits.max_images, "max_steps": min(limits.max_steps, run.schedule.timesteps),
-                   "queue_size": limits.queue_size, "max_guidance": limits.max_guidance},
+        "run": run.path.name,
+        "family": run.family,
+        "image_size": run.config.data.image_size,
+        "trained_steps": run.step,
+        "condition": condition.kind,
+        "attributes": list(condition.attribute_names),
+        "samplers": list(SAMPLERS),
+        "timesteps": run.schedule.timesteps,
+        "default_guidance": DEFAULT_GUIDANCE,
+        "limits": {
+            "max_images": limits.max_images,
+            "max_steps": min(limits.max_steps, run.schedule.timesteps),
+            "queue_size": limits.queue_size,
+            "max_guidance": limits.max_guidance,
+        },
     }
 
 
 def job_state(job: Job, jobs: JobQueue) -> dict:
     preview = "data:image/png;base64," + base64.b64encode(job.preview_png).decode() if job.preview_png else None
-    return {"id": job.id, "status": job.status, "step": job.step, "total": job.total, "position": jobs.position(job),
-            "previews": job.previews, "preview": preview, "error": job.error, "seconds": job.seconds,
-            "image_url": f"/api/jobs/{job.id}/image.png" if job.status == "done" else None}
+    return {
+        "id": job.id,
+        "status": job.status,
+        "step": job.step,
+        "total": job.total,
+        "position": jobs.position(job),
+        "previews": job.previews,
+        "preview": preview,
+        "error": job.error,
+        "seconds": job.seconds,
+        "image_url": f"/api/jobs/{job.id}/image.png" if job.status == "done" else None,
+    }
 
 
 def noising_png(data: bytes, run: Run) -> bytes:
@@ -144,15 +162,20 @@ def create_app(run: Run | str | Path, limits: Limits | None = None, device: str 
     return app
 
 
-def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 7860, limits: Limits | None = None,
-          device: str = "auto") -> None:
-    """Serve the page until Ctrl-C."""
+def serve(
+    run_dir: str | Path, host: str = "127.0.0.1", port: int = 7860, limits: Limits | None = None, device: str = "auto"
+) -> None:
+    """Serve the page until Ctrl-C. Raises UserError for a port outside 1..65535 or a run that cannot be loaded."""
+    if not 0 < port < 65536:
+        raise UserError(f"port must be between 1 and 65535, got {port}", settings=("port",))
     require_web_packages()
     import uvicorn
 
     app = create_app(run_dir, limits, device)
     if not is_loopback(host):
-        log.warning(f"serving on {host}: anyone who can reach this machine can use it (the default, 127.0.0.1, is local only)")
+        log.warning(
+            f"serving on {host}: anyone who can reach this machine can use it (the default, 127.0.0.1, is local only)"
+        )
     log.info(f"unnoise: serving {run_dir} at http://{host}:{port}/ (Ctrl-C stops)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
 

@@ -87,10 +87,16 @@ class GenerationRequest:
         max_steps = min(limits.max_steps, run.schedule.timesteps)
         checks = [
             (1 <= self.n <= limits.max_images, f"n must be between 1 and {limits.max_images}, got {self.n}", "n"),
-            (run.objective.draws_in_one_pass or 1 <= self.steps <= max_steps,
-             f"steps must be between 1 and {max_steps}, got {self.steps}", "steps"),
-            (math.isfinite(self.guidance) and 0 <= self.guidance <= limits.max_guidance,
-             f"guidance must be between 0 and {limits.max_guidance:g}, got {self.guidance}", "guidance"),
+            (
+                run.objective.draws_in_one_pass or 1 <= self.steps <= max_steps,
+                f"steps must be between 1 and {max_steps}, got {self.steps}",
+                "steps",
+            ),
+            (
+                math.isfinite(self.guidance) and 0 <= self.guidance <= limits.max_guidance,
+                f"guidance must be between 0 and {limits.max_guidance:g}, got {self.guidance}",
+                "guidance",
+            ),
             (self.preview in ("x_t", "x0"), f"preview must be x_t or x0, got {self.preview!r}", "preview"),
         ]
         for ok, message, name in checks:
@@ -99,16 +105,27 @@ class GenerationRequest:
         run.objective.check_sampling(settings, on_step=None)
         if settings.asks or settings.negative_prompt is not None:
             # Unknown attribute names, a prompt to an attribute run, ...: refused now, not after waiting in line.
-            request_condition(run.config.condition, 1, torch.device("cpu"), settings.attrs, settings.prompt,
-                              settings.negative_prompt)
+            request_condition(
+                run.config.condition, 1, torch.device("cpu"), settings.attrs, settings.prompt, settings.negative_prompt
+            )
 
     def settings(self, run: Run) -> SampleSettings:
-        """The request as SampleSettings: all of its images in one batch; a one-pass run (VAE, GAN) takes n and seed only."""
+        """The request as SampleSettings: all of its images in one batch; a one-pass run (VAE, GAN) takes n and seed
+        only.
+        """
         if run.objective.draws_in_one_pass:
             return SampleSettings(n=self.n, seed=self.seed, batch_size=self.n)
-        return SampleSettings(n=self.n, seed=self.seed, batch_size=self.n, sampler=self.sampler, steps=self.steps,
-                              guidance=self.guidance, prompt=self.prompt, negative_prompt=self.negative_prompt,
-                              attrs=self.attrs)
+        return SampleSettings(
+            n=self.n,
+            seed=self.seed,
+            batch_size=self.n,
+            sampler=self.sampler,
+            steps=self.steps,
+            guidance=self.guidance,
+            prompt=self.prompt,
+            negative_prompt=self.negative_prompt,
+            attrs=self.attrs,
+        )
 
 
 def convert(name: str, value: Any, kind: type) -> Any:
@@ -123,8 +140,9 @@ def convert(name: str, value: Any, kind: type) -> Any:
             return float(value)
         return str(value)
     except (TypeError, ValueError, OverflowError):
-        raise UserError(f"{name} must be {'an integer' if kind is int else 'a number' if kind is float else 'text'}, "
-                        f"got {value!r}") from None
+        raise UserError(
+            f"{name} must be {'an integer' if kind is int else 'a number' if kind is float else 'text'}, got {value!r}"
+        ) from None
 
 
 @dataclass
@@ -172,7 +190,9 @@ class JobQueue:
             try:
                 self.waiting.put_nowait(job)
             except queue.Full:
-                raise QueueFull(f"{self.limits.queue_size} requests are already waiting; try again in a moment") from None
+                raise QueueFull(
+                    f"{self.limits.queue_size} requests are already waiting; try again in a moment"
+                ) from None
             self.jobs[job.id] = job
             while len(self.jobs) > KEPT_JOBS:  # forget the oldest finished jobs
                 oldest = next((key for key, old in self.jobs.items() if old.status in ("done", "failed")), None)
@@ -186,7 +206,11 @@ class JobQueue:
         if job.status != "queued":
             return 0
         with self.lock:
-            return sum(1 for other in self.jobs.values() if other.status in ("queued", "running") and int(other.id) < int(job.id))
+            return sum(
+                1
+                for other in self.jobs.values()
+                if other.status in ("queued", "running") and int(other.id) < int(job.id)
+            )
 
     def work(self) -> None:
         while True:
