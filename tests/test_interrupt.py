@@ -9,7 +9,7 @@ import time
 
 from unnoise.train.checkpoint import checkpoint_step, latest_checkpoint
 
-from .cli.test_cli import TINY_FLAGS
+from .cli.conftest import TINY_FLAGS
 
 
 def test_ctrl_c_saves_a_checkpoint_and_resume_finishes_the_run(tmp_path):

@@ -13,7 +13,7 @@ import unnoise
 from unnoise.models import build_model
 from unnoise.train.checkpoint import latest_checkpoint, load_checkpoint
 
-from .cli.test_cli import TINY_FLAGS
+from .cli.conftest import TINY_FLAGS
 
 STEPS = 40
 

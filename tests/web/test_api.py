@@ -3,6 +3,7 @@
 import io
 import time
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -137,3 +138,25 @@ def test_noising_strip_of_an_upload(client_for):
     assert bad.status_code == 400 and "not an image" in bad.json()["error"]
     empty = client.post("/api/noise", files={"image": ("empty.png", b"", "image/png")})
     assert empty.status_code == 400 and "empty" in empty.json()["error"]
+
+
+def test_the_page_draws_the_images_the_api_draws_for_the_same_seed(client_for, web_runs):
+    """Seeds per image: the page (all images in one batch) gives what Run.sample gives at any other batch size."""
+    from unnoise.web.jobs import png_bytes
+
+    client = client_for()
+    request = {"n": 4, "steps": 5, "sampler": "ddpm", "seed": 11}
+    state = wait_for(client, client.post("/api/generate", json=request).json()["id"])
+    page = png(client.get(state["image_url"]).content)
+    run = unnoise.load_run(web_runs["plain"], device="cpu")
+    for batch_size in (1, 3):
+        images = run.sample(unnoise.SampleSettings(n=4, steps=5, sampler="ddpm", seed=11, batch_size=batch_size))
+        api = Image.open(io.BytesIO(png_bytes(images, run.config.data.image_size)))
+        difference = np.abs(np.asarray(api, dtype=int) - np.asarray(page, dtype=int))
+        assert difference.max() <= 1 and (difference > 0).mean() < 0.01  # equal up to a rounding flip
+
+
+def test_errors_on_the_page_name_fields_never_flags(client_for):
+    refused = client_for("attrs").post("/api/generate", json={"negative_prompt": "a hat"})
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "negative_prompt needs a prompt" and "--" not in refused.json()["error"]
