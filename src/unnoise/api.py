@@ -21,6 +21,7 @@ from .sampling.settings import SampleSettings
 from .train.conditions import training_conditions
 from .train.distributed import init_distributed
 from .train.hooks import CheckpointHook, LogHook, ProgressHook, SampleGridHook, TensorBoardHook, tensorboard_available
+from .train.eval_hook import EvalHook
 from .train.trainer import Trainer
 
 log = logging.getLogger("unnoise")
@@ -79,6 +80,8 @@ def train(
         hooks = [ProgressHook(progress), LogHook(), *hooks, SampleGridHook()]
         if tensorboard_available():
             hooks.append(TensorBoardHook())
+        if config.train.eval_every:
+            hooks.append(EvalHook())
     conditions = training_conditions(config, dataset, device, progress and distributed.is_main)
     trainer = Trainer(config, dataset, run_dir, device, hooks, distributed, conditions)
     start = trainer.resume() if resume else 0

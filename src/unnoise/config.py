@@ -13,6 +13,8 @@ from typing import Any
 
 from .diffusion.losses import LOSS_NAMES, WEIGHTINGS
 from .diffusion.parameterization import PREDICTIONS
+from .diffusion.grids import SPACINGS
+from .diffusion.samplers import SAMPLERS
 from .diffusion.schedules import SCHEDULE_NAMES
 from .errors import UserError, check
 from .models import ARCHITECTURES, FAMILIES
@@ -50,6 +52,9 @@ class ModelConfig:
 
 @dataclass
 class DiffusionConfig:
+    # The formulation (--objective): ddpm (discrete VP, Ho et al. 2020) | edm (Karras et al. 2022) | flow (flow
+    # matching, Lipman et al. 2023). schedule .. zero_terminal_snr describe ddpm's schedule and its target.
+    objective: str = "ddpm"
     schedule: str = "linear"  # linear | cosine | quadratic | sigmoid | constant
     timesteps: int = 1000
     beta_start: float = 1e-4
@@ -59,6 +64,21 @@ class DiffusionConfig:
     weighting: str = "uniform"  # uniform | min_snr (Hang et al. 2023)
     min_snr_gamma: float = 5.0
     zero_terminal_snr: bool = False  # rescale the schedule so alpha_bar_T = 0 (Lin et al. 2024); needs x0 or v
+    sigma_data: float = 0.5  # edm: the data's standard deviation in the preconditioning
+    p_mean: float = -1.2  # edm: ln(sigma) ~ N(p_mean, p_std^2) in training
+    p_std: float = 1.2
+    sigma_min: float = 0.002  # edm: the sampling grid runs from sigma_max to sigma_min (then 0)
+    sigma_max: float = 80.0
+    time_sampling: str = "uniform"  # flow: training times t ~ uniform | logit_normal (Esser et al. 2024)
+
+
+@dataclass
+class SamplingConfig:
+    """How `unnoise sample RUN` draws unless told otherwise; empty means the formulation's measured default."""
+
+    sampler: str = ""  # ddpm | ddim | dpmpp_2m | dpmpp_2m_sde | euler | heun | midpoint
+    steps: int = 0
+    spacing: str = ""  # uniform | quadratic | trailing | karras
 
 
 @dataclass
@@ -77,7 +97,12 @@ class TrainConfig:
     sample_steps: int = 100  # DDPM steps for those grids (the final `unnoise sample` uses any number)
     checkpoint_every: int = 500
     keep: int = 2  # checkpoints kept in state/
-    max_minutes: float = 0.0  # a wall-clock budget for this invocation: stop and save when it is spent; 0 = none
+    # A wall-clock budget for this invocation: the learning-rate schedule ends when it is spent (the run stops and
+    # saves then, or at `steps`, whichever comes first); 0 = none.
+    max_minutes: float = 0.0
+    eval_every: int = 0  # steps between FID/KID measurements of the EMA model (needs eval_ref); 0 = never
+    eval_n: int = 256  # images each measurement draws (KID is unbiased at small n; FID is biased upward)
+    eval_ref: str = ""  # reference statistics (.npz from unnoise fid-stats) at the run's image size
     lr_schedule: str = "constant"  # constant | cosine (decay to 0 at `steps`), both after warm-up
     accum: int = 1  # gradient accumulation; global batch = batch_size x processes x accum
     precision: str = "auto"  # auto (bf16 on GPUs that have it, else fp32) | fp32 | bf16 | fp16
@@ -86,6 +111,8 @@ class TrainConfig:
 
 
 CONDITION_KINDS = ("none", "attributes", "text")
+OBJECTIVES = ("ddpm", "edm", "flow")
+TIME_SAMPLINGS = ("uniform", "logit_normal")
 
 
 @dataclass
@@ -110,6 +137,7 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
     condition: ConditionConfig = field(default_factory=ConditionConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     version: int = CONFIG_VERSION
 
@@ -146,6 +174,7 @@ SECTIONS = {
     "model": ModelConfig,
     "diffusion": DiffusionConfig,
     "condition": ConditionConfig,
+    "sampling": SamplingConfig,
     "train": TrainConfig,
 }
 # Fields that are not flags: set by --data, or derived from the data when training starts.
@@ -290,7 +319,58 @@ def with_family(config: RunConfig, family: str, overrides: dict[str, Any] | None
 def validate(config: RunConfig) -> None:
     """Reject settings no run can use: UserError with one line naming the setting (data.image_size, ...)."""
     d, m, t, data, c = config.diffusion, config.model, config.train, config.data, config.condition
+    s = config.sampling
+    ddpm_settings_fit = d.objective == "ddpm" or (
+        d.prediction == "eps" and d.weighting == "uniform" and not d.zero_terminal_snr
+    )
     checks = [
+        (
+            d.objective in OBJECTIVES,
+            f"diffusion.objective must be one of {', '.join(OBJECTIVES)}, got {d.objective!r}",
+            ("diffusion.objective",),
+        ),
+        (
+            ddpm_settings_fit,
+            f"diffusion.prediction, diffusion.weighting and diffusion.zero_terminal_snr belong to objective ddpm; "
+            f"diffusion.objective {d.objective} has its own target and weighting",
+            ("diffusion.prediction", "diffusion.weighting", "diffusion.zero_terminal_snr", "diffusion.objective"),
+        ),
+        (
+            d.sigma_data > 0 and d.p_std > 0,
+            "diffusion.sigma_data and diffusion.p_std must be positive",
+            ("diffusion.sigma_data", "diffusion.p_std"),
+        ),
+        (
+            0 < d.sigma_min < d.sigma_max,
+            "diffusion.sigma_min and diffusion.sigma_max must satisfy 0 < sigma_min < sigma_max",
+            ("diffusion.sigma_min", "diffusion.sigma_max"),
+        ),
+        (
+            d.time_sampling in TIME_SAMPLINGS,
+            f"diffusion.time_sampling must be one of {', '.join(TIME_SAMPLINGS)}, got {d.time_sampling!r}",
+            ("diffusion.time_sampling",),
+        ),
+        (
+            s.sampler in ("", *SAMPLERS),
+            f"sampling.sampler must be one of {', '.join(SAMPLERS)}, got {s.sampler!r}",
+            ("sampling.sampler",),
+        ),
+        (s.steps >= 0, f"sampling.steps must be >= 0 (0: the objective's default), got {s.steps}", ("sampling.steps",)),
+        (
+            s.spacing in ("", *SPACINGS),
+            f"sampling.spacing must be one of {', '.join(SPACINGS)}, got {s.spacing!r}",
+            ("sampling.spacing",),
+        ),
+        (
+            t.eval_every >= 0 and t.eval_n >= 2,
+            "train.eval_every must be >= 0 and train.eval_n at least 2",
+            ("train.eval_every", "train.eval_n"),
+        ),
+        (
+            t.eval_every == 0 or bool(t.eval_ref),
+            "train.eval_every needs train.eval_ref, reference statistics from fid-stats",
+            ("train.eval_every", "train.eval_ref"),
+        ),
         (data.image_size >= 8, f"data.image_size must be at least 8, got {data.image_size}", ("data.image_size",)),
         (
             data.split in ("train", "valid", "test", "all"),

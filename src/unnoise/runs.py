@@ -36,6 +36,8 @@ STEP_PREFIX = "step_"
 LOG_FILE = "log.csv"
 JSON_LOG_FILE = "log.jsonl"
 LOG_COLUMNS = ("step", "loss", "lr", "images_per_s", "elapsed_s")
+EVAL_LOG_FILE = "eval.csv"  # FID/KID measured while training (train.eval_every)
+EVAL_COLUMNS = ("step", "images_seen", "minutes", "kid", "kid_std", "fid", "n", "seconds")
 # Settings that may change when a run is resumed; anything else would make it a different run.
 RESUMABLE = {
     "train.steps",
@@ -123,12 +125,12 @@ class Run:
         return next(self.model.parameters()).device
 
     def settings(self, settings: SampleSettings | int | None = None, **fields) -> SampleSettings:
-        """SampleSettings from settings (or n), with fields replaced, validated."""
+        """SampleSettings from settings (or n) with fields replaced, the run's defaults filled in, validated."""
         if isinstance(settings, SampleSettings):
-            return settings.replace(**fields).validate()
-        if settings is not None:
-            fields["n"] = settings
-        return SampleSettings(**fields).validate()
+            settings = settings.replace(**fields)
+        else:
+            settings = SampleSettings(**({"n": settings} if settings is not None else {}), **fields)
+        return self.objective.resolve(settings).validate()
 
     def sample(self, settings: SampleSettings | int | None = None, on_step=None, **fields) -> torch.Tensor:
         """settings.n new images (n, 3, H, W) uint8, as SampleSettings says (see its docstring for every field).

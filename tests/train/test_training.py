@@ -5,7 +5,7 @@ import torch
 from safetensors.torch import load_file
 
 import unnoise
-from unnoise.families import diffusion as diffusion_module
+from unnoise.families import ddpm as diffusion_module
 from unnoise.train.checkpoint import latest_checkpoint, step_folders
 from unnoise.train.hooks import read_log
 from unnoise.train.trainer import LossNotFinite

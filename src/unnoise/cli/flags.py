@@ -19,7 +19,10 @@ from ..diffusion.samplers import SAMPLERS, VARIANCES
 from ..sampling.settings import SampleSettings
 
 # Where a setting's own name would make too vague a flag.
-FLAG_NAMES = {"condition.kind": "--condition", "model.family": "--model", "data.source": "--data"}
+FLAG_NAMES = {
+    "condition.kind": "--condition", "model.family": "--model", "data.source": "--data",
+    "sampling.sampler": "--default-sampler", "sampling.steps": "--default-steps", "sampling.spacing": "--default-spacing",
+}  # fmt: skip
 # Flags whose values may start with "-": attribute requests (-Male) and free text (a prompt like "-glasses").
 FLAGS_TAKING_DASHED_VALUES = {"--attrs", "--request", "--prompt", "--negative-prompt"}
 

@@ -1,24 +1,36 @@
-"""Model families as objectives (diffusion, VAE, GAN): the one place that maps a config's family to its behaviour."""
+"""Model families and diffusion formulations as objectives: the one place that maps a config's names to behaviour."""
 
 from __future__ import annotations
 
 from ..errors import UserError
 from .base import Objective
-from .diffusion import DiffusionObjective
+from .ddpm import DDPMObjective
+from .edm import EDMObjective
+from .flow import FlowObjective
 from .gan import GANObjective
 from .vae import VAEObjective
 
-OBJECTIVES: dict[str, type[Objective]] = {"diffusion": DiffusionObjective, "vae": VAEObjective, "gan": GANObjective}
+# A diffusion run's objective is its formulation (config.diffusion.objective); a baseline's is its family.
+FORMULATIONS: dict[str, type[Objective]] = {"ddpm": DDPMObjective, "edm": EDMObjective, "flow": FlowObjective}
+BASELINES: dict[str, type[Objective]] = {"vae": VAEObjective, "gan": GANObjective}
 
 
 def objective_for(config) -> Objective:
-    """The objective of a RunConfig's model family (UserError for an unknown one)."""
+    """The objective of a RunConfig: its diffusion formulation, or its baseline family (UserError for unknown names)."""
     family = config.model.family
-    if family not in OBJECTIVES:
+    if family == "diffusion":
+        formulation = config.diffusion.objective
+        if formulation not in FORMULATIONS:
+            raise UserError(
+                f"diffusion.objective must be one of {', '.join(FORMULATIONS)}, got {formulation!r}",
+                settings=("diffusion.objective",),
+            )
+        return FORMULATIONS[formulation](config)
+    if family not in BASELINES:
         raise UserError(
-            f"model.family must be one of {', '.join(OBJECTIVES)}, got {family!r}", settings=("model.family",)
+            f"model.family must be one of diffusion, {', '.join(BASELINES)}, got {family!r}", settings=("model.family",)
         )
-    return OBJECTIVES[family](config)
+    return BASELINES[family](config)
 
 
-__all__ = ["OBJECTIVES", "Objective", "objective_for"]
+__all__ = ["BASELINES", "FORMULATIONS", "Objective", "objective_for"]

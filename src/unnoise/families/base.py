@@ -66,6 +66,10 @@ class Objective:
 
     # --- sampling ---
 
+    def resolve(self, settings: SampleSettings) -> SampleSettings:
+        """The settings with what they leave open filled in from the run's defaults."""
+        return settings
+
     def check_sampling(self, settings: SampleSettings, on_step) -> None:
         """Refuse settings this family cannot use (UserError naming them)."""
 

@@ -145,6 +145,7 @@ class Trainer:
         self.global_batch = train.batch_size * distributed.world_size * train.accum
         self.order = DataOrder(len(dataset), self.global_batch, train.seed)
         self.step = 0
+        self.horizon = train.steps  # where the learning-rate schedule ends: train.steps, or sooner under max_minutes
         self.reset_loss_tally()
 
     def reset_loss_tally(self) -> None:
@@ -217,7 +218,7 @@ class Trainer:
         train = self.config.train
         torch.manual_seed(step_seed(train.seed, self.step, stream=f"dropout-{self.distributed.rank}"))
         for group in self.optimizer.param_groups:
-            group["lr"] = learning_rate_at(self.step, train.lr, train.warmup_steps, train.steps, train.lr_schedule)
+            group["lr"] = learning_rate_at(self.step, train.lr, train.warmup_steps, self.horizon, train.lr_schedule)
         step_loss = self.objective.train_step(self)
         self.ema.update(self.model, self.step)
         self.nonfinite |= ~torch.isfinite(step_loss)
@@ -253,6 +254,17 @@ class Trainer:
         self.reset_loss_tally()
         return (totals[0] / totals[1].clamp(min=1)).item()
 
+    def budget_horizon(self, budget_s: float, elapsed_s: float, first_step: int) -> int:
+        """The step at which the time budget will run out at the pace so far (at most train.steps), agreed by all ranks.
+
+        The learning-rate schedule ends there, so a run stopped by its budget has decayed properly. Called at log
+        steps only, where the ranks already meet.
+        """
+        seconds_per_step = elapsed_s / max(self.step - first_step, 1)
+        estimate = self.step + max(budget_s - elapsed_s, 0.0) / seconds_per_step
+        mean = self.distributed.all_reduce_sum(torch.tensor(estimate, device=self.device, dtype=torch.float32))
+        return max(self.step, min(self.config.train.steps, round(mean.item() / self.distributed.world_size)))
+
     def agreed_status(self, signalled: bool, out_of_time: bool) -> str:
         """Whether to stop now. Ranks must stop at the same step (or the others wait forever), so with several
         processes they vote, at log steps only, to keep collectives out of the other steps."""
@@ -275,12 +287,14 @@ class Trainer:
         status = "finished"
         train = self.config.train
         budget_s = train.max_minutes * 60
-        started = time.perf_counter()
+        started, first_step = time.perf_counter(), self.step
         with stop_on_signals() as stop:
             while self.step < train.steps:
                 self.train_step()
                 if self.step % max(1, train.log_every) == 0 or self.step == train.steps:
                     loss = self.mean_loss()
+                    if budget_s:
+                        self.horizon = self.budget_horizon(budget_s, time.perf_counter() - started, first_step)
                     for hook in self.hooks:
                         hook.on_log(self, loss)
                 for hook in self.hooks:

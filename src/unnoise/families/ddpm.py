@@ -1,0 +1,53 @@
+"""DDPM (discrete variance-preserving, Ho et al. 2020) as an objective: the denoising loss on T timesteps."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..diffusion.denoiser import Denoiser
+from ..diffusion.grids import SPACINGS, noise_level_grid
+from ..diffusion.losses import denoising_loss
+from ..diffusion.samplers import SOLVERS
+from ..diffusion.schedules import schedule_of
+from .denoising import DenoisingObjective, conditioned
+
+
+class DDPMObjective(DenoisingObjective):
+    spacings = SPACINGS
+    default_sampler, default_steps = "ddpm", None
+
+    def __init__(self, config) -> None:
+        super().__init__(config)
+        self.schedule = schedule_of(config.diffusion)
+        self._alpha_bar: dict[torch.device, torch.Tensor] = {}
+
+    def alpha_bar_on(self, device: torch.device) -> torch.Tensor:
+        # float64 where the device has it (Apple's MPS does not); q_sample casts to the images' dtype anyway.
+        if device not in self._alpha_bar:
+            dtype = torch.float32 if device.type == "mps" else torch.float64
+            self._alpha_bar[device] = self.schedule.alpha_bar.to(device, dtype)
+        return self._alpha_bar[device]
+
+    def training_draws(self, generator: torch.Generator, count: int, device: torch.device) -> dict[str, torch.Tensor]:
+        """t ~ U{0..T-1} and eps ~ N(0, I) for each image (DDPM Alg. 1)."""
+        t = torch.randint(0, self.schedule.timesteps, (count,), generator=generator, device=device)
+        noise = torch.randn((count, *self.image_shape), generator=generator, device=device)
+        return {"t": t, "noise": noise}
+
+    def loss(self, network: nn.Module, x0: torch.Tensor, draws: dict[str, torch.Tensor], condition) -> torch.Tensor:
+        d = self.config.diffusion
+        return denoising_loss(conditioned(network, condition), self.alpha_bar_on(x0.device), x0, draws["t"], draws["noise"], d.loss,
+                              d.prediction, d.weighting, d.min_snr_gamma)  # fmt: skip
+
+    def denoiser_for(self, network) -> Denoiser:
+        return Denoiser(network, self.schedule, self.config.diffusion.prediction)
+
+    def preferred_spacing(self, sampler: str) -> str:
+        return SOLVERS[sampler].default_spacing
+
+    def levels(self, steps: int | None, spacing: str, rho: float) -> torch.Tensor:
+        return noise_level_grid(self.schedule, steps, spacing, rho)
+
+    def noise_level_label(self, sigma: float) -> str:
+        return f"t={round(self.schedule.timestep_of_sigma(torch.tensor(sigma, dtype=torch.float64)).item())}"

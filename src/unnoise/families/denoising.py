@@ -1,0 +1,101 @@
+"""What every diffusion formulation shares as an objective: requests and guidance, solvers on grids, previews, NFE.
+
+A formulation (ddpm.py, edm.py, flow.py) adds its training draws and loss, its denoiser D(x; sigma), its grids
+of noise levels and its default sampling.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import torch
+from torch import nn
+
+from ..diffusion.denoiser import DenoiserLike
+from ..diffusion.samplers import count_nfe
+from ..errors import UserError
+from ..sampling.generation import generate
+from ..sampling.requests import request_condition
+from ..sampling.settings import SampleSettings
+from .base import Objective
+
+
+def conditioned(network, condition):
+    """The network with its condition bound (the network itself when there is none)."""
+    return network if condition is None else partial(network, condition=condition)
+
+
+class DenoisingObjective(Objective):
+    """Base of the diffusion formulations. Subclasses set the defaults below and implement the abstract methods."""
+
+    name = "diffusion"
+    default_sampler = "ddpm"
+    default_steps: int | None = None  # None: the formulation's full grid
+    spacings: tuple[str, ...] = ()  # the grids this formulation offers
+
+    def __init__(self, config) -> None:
+        super().__init__(config)
+        self.network_name = "U-Net" if config.model.architecture == "unet" else "toy U-Net"
+
+    # --- what a formulation provides ---
+
+    def denoiser_for(self, network) -> DenoiserLike:
+        raise NotImplementedError
+
+    def levels(self, steps: int | None, spacing: str, rho: float) -> torch.Tensor:
+        """The grid of `steps` noise levels (then 0) for a spacing this formulation offers."""
+        raise NotImplementedError
+
+    def noise_level_label(self, sigma: float) -> str:
+        return f"sigma={sigma:.3g}"
+
+    def preferred_spacing(self, sampler: str) -> str:
+        """The grid a sampler gets on this formulation unless one is asked for."""
+        return self.spacings[0]
+
+    # --- shared ---
+
+    def resolve(self, settings: SampleSettings) -> SampleSettings:
+        """Fill what the settings leave open from the run's sampling config, then from the formulation's defaults."""
+        stored = self.config.sampling
+        sampler = settings.sampler or stored.sampler or self.default_sampler
+        steps = settings.steps if settings.steps is not None else (stored.steps or self.default_steps)
+        spacing = settings.spacing or stored.spacing or self.preferred_spacing(sampler)
+        return settings.replace(sampler=sampler, steps=steps, spacing=spacing)
+
+    def grid(self, settings: SampleSettings) -> torch.Tensor:
+        """The noise levels of resolved settings (UserError for a spacing this formulation does not offer)."""
+        if settings.spacing not in self.spacings:
+            raise UserError(f"spacing {settings.spacing} does not apply to objective {self.config.diffusion.objective}; "
+                            f"it takes {', '.join(self.spacings)}", settings=("spacing",))  # fmt: skip
+        return self.levels(settings.steps, settings.spacing, settings.grid_rho)
+
+    def generate(self, model: nn.Module, settings: SampleSettings, on_step=None, condition=None) -> torch.Tensor:
+        settings = self.resolve(settings).validate()
+        grid = self.grid(settings)
+        baseline = None
+        if condition is None:
+            device = next(model.parameters()).device
+            condition, baseline = request_condition(
+                self.config.condition, settings.n, device, settings.attrs, settings.prompt, settings.negative_prompt
+            )
+        return generate(model, self.denoiser_for, grid, self.image_shape, settings, condition, baseline, on_step)
+
+    def preview(self, model: nn.Module, condition=None) -> torch.Tensor:
+        """train.sample_count images with the run's default sampler at train.sample_steps steps, guided where conditional."""
+        train = self.config.train
+        steps = min(train.sample_steps, self.solver_steps(SampleSettings()))
+        return self.generate(
+            model, SampleSettings(n=train.sample_count, seed=train.seed, steps=steps), condition=condition
+        )
+
+    def solver_steps(self, settings: SampleSettings) -> int:
+        return len(self.grid(self.resolve(settings))) - 1
+
+    def nfe(self, settings: SampleSettings) -> int:
+        settings = self.resolve(settings)
+        return count_nfe(settings.solver_name, self.solver_steps(settings))
+
+    def describe_sampling(self, settings: SampleSettings) -> str:
+        settings = self.resolve(settings)
+        return f"{settings.solver_name}, {self.solver_steps(settings)} steps, {settings.spacing} spacing"

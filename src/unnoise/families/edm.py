@@ -1,0 +1,43 @@
+"""EDM (Karras et al. 2022) as an objective: log-normal noise levels, the preconditioned network, Heun on rho = 7."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..diffusion.denoiser import TIME_SCALE, EDMDenoiser
+from ..diffusion.edm import c_in, c_noise, network_target, training_sigma
+from ..diffusion.grids import karras_grid
+from ..diffusion.losses import prediction_loss
+from ..errors import check
+from .denoising import DenoisingObjective, conditioned
+
+
+class EDMObjective(DenoisingObjective):
+    spacings = ("karras",)
+    default_sampler, default_steps = "heun", 18  # the paper's 35 NFE
+
+    def training_draws(self, generator: torch.Generator, count: int, device: torch.device) -> dict[str, torch.Tensor]:
+        """sigma = exp(P_mean + P_std n) and eps ~ N(0, I) for each image."""
+        d = self.config.diffusion
+        sigma = training_sigma(torch.randn(count, generator=generator, device=device), d.p_mean, d.p_std)
+        noise = torch.randn((count, *self.image_shape), generator=generator, device=device)
+        return {"sigma": sigma, "noise": noise}
+
+    def loss(self, network: nn.Module, x0: torch.Tensor, draws: dict[str, torch.Tensor], condition) -> torch.Tensor:
+        """mean lambda(sigma) ||D(x_0 + sigma eps; sigma) - x_0||^2, computed as ||F - F_target||^2 (EDM eq. 2, 8)."""
+        d, sigma, noise = self.config.diffusion, draws["sigma"], draws["noise"]
+        x = x0 + sigma.reshape(-1, 1, 1, 1) * noise
+        output = conditioned(network, condition)(
+            c_in(sigma, d.sigma_data).reshape(-1, 1, 1, 1) * x, TIME_SCALE * c_noise(sigma)
+        )
+        return prediction_loss(output, network_target(x0, noise, sigma, d.sigma_data), d.loss).mean()
+
+    def denoiser_for(self, network) -> EDMDenoiser:
+        return EDMDenoiser(network, self.config.diffusion.sigma_data)
+
+    def levels(self, steps: int | None, spacing: str, rho: float) -> torch.Tensor:
+        d = self.config.diffusion
+        steps = self.default_steps if steps is None else steps
+        check(steps >= 1, f"steps must be at least 1, got {steps}", "steps")
+        return karras_grid(d.sigma_min, d.sigma_max, steps, rho)

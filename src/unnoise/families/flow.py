@@ -1,0 +1,44 @@
+"""Flow matching / rectified flow (Lipman et al. 2023; Liu et al. 2023) as an objective: regress the velocity eps - x_0."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..diffusion.denoiser import TIME_SCALE, FlowDenoiser
+from ..diffusion.flow import flow_interpolate, logit_normal_time, uniform_time_grid, velocity_target
+from ..diffusion.grids import karras_grid
+from ..diffusion.losses import prediction_loss
+from ..errors import check
+from .denoising import DenoisingObjective, conditioned
+
+
+class FlowObjective(DenoisingObjective):
+    spacings = ("uniform", "karras")  # uniform: equal steps in t from 1 to 0; karras: rho-spaced sigma = t / (1 - t)
+    default_sampler, default_steps = "euler", 50
+
+    def training_draws(self, generator: torch.Generator, count: int, device: torch.device) -> dict[str, torch.Tensor]:
+        """t ~ U(0, 1) or logit-normal, and eps ~ N(0, I) for each image."""
+        if self.config.diffusion.time_sampling == "logit_normal":
+            t = logit_normal_time(torch.randn(count, generator=generator, device=device))
+        else:
+            t = torch.rand(count, generator=generator, device=device)
+        noise = torch.randn((count, *self.image_shape), generator=generator, device=device)
+        return {"t": t, "noise": noise}
+
+    def loss(self, network: nn.Module, x0: torch.Tensor, draws: dict[str, torch.Tensor], condition) -> torch.Tensor:
+        """mean ||v(x_t, t) - (eps - x_0)||^2 with x_t = (1 - t) x_0 + t eps  (conditional flow matching)."""
+        t, noise = draws["t"], draws["noise"]
+        output = conditioned(network, condition)(flow_interpolate(x0, noise, t), TIME_SCALE * t)
+        return prediction_loss(output, velocity_target(x0, noise), self.config.diffusion.loss).mean()
+
+    def denoiser_for(self, network) -> FlowDenoiser:
+        return FlowDenoiser(network)
+
+    def levels(self, steps: int | None, spacing: str, rho: float) -> torch.Tensor:
+        steps = self.default_steps if steps is None else steps
+        check(steps >= 1, f"steps must be at least 1, got {steps}", "steps")
+        if spacing == "uniform":
+            return uniform_time_grid(steps)
+        d = self.config.diffusion
+        return karras_grid(d.sigma_min, d.sigma_max, steps, rho)

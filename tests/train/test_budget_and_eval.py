@@ -1,0 +1,50 @@
+"""Measuring while training (FID/KID of the EMA model, its curve) and a time budget that ends the LR schedule."""
+
+import csv
+
+import numpy as np
+import pytest
+
+import unnoise
+from tests.metrics.conftest import require_network
+from unnoise.metrics.reference import ReferenceStatistics
+from unnoise.runs import read_lines, read_log
+
+
+def test_eval_every_measures_kid_and_fid_and_draws_their_curve(tiny, tmp_path):
+    require_network()
+    features = np.random.default_rng(0).random((16, 2048), dtype=np.float32)
+    ReferenceStatistics.from_features(features, image_size=16, source="test").save(tmp_path / "ref16.npz")
+    config = tiny(steps=8, eval_every=4, eval_n=6, eval_ref=str(tmp_path / "ref16.npz"), checkpoint_every=4)
+    unnoise.train(config, out=tmp_path / "run", progress=False)
+    rows = read_log(tmp_path / "run" / "eval.csv")
+    assert [int(row["step"]) for row in rows] == [4, 8]
+    assert [int(row["images_seen"]) for row in rows] == [4 * 8, 8 * 8] and all(int(row["n"]) == 6 for row in rows)
+    assert all(float(row["fid"]) > 0 and np.isfinite(float(row["kid"])) and float(row["seconds"]) > 0 for row in rows)
+    assert (tmp_path / "run" / "quality.png").is_file()
+    measured = [line for line in read_lines(tmp_path / "run" / "log.jsonl") if '"fid"' in line]
+    assert len(measured) == 2
+
+    # A resumed run keeps the rows up to its checkpoint and measures on from there.
+    more = tiny(steps=12, eval_every=4, eval_n=6, eval_ref=str(tmp_path / "ref16.npz"), checkpoint_every=4)
+    unnoise.train(more, out=tmp_path / "run", resume=True, progress=False)
+    assert [int(row["step"]) for row in read_log(tmp_path / "run" / "eval.csv")] == [4, 8, 12]
+
+
+def test_eval_needs_a_reference_at_the_runs_size(tiny, tmp_path):
+    with pytest.raises(unnoise.UserError, match="train.eval_every needs train.eval_ref"):
+        unnoise.train(tiny(eval_every=4), out=tmp_path / "a", progress=False)
+    require_network()
+    ReferenceStatistics.from_features(np.ones((4, 2048), np.float32), image_size=32, source="t").save(tmp_path / "r.npz")
+    with pytest.raises(unnoise.UserError, match="32px images but the run draws 16px"):
+        unnoise.train(tiny(eval_every=4, eval_ref=str(tmp_path / "r.npz")), out=tmp_path / "b", progress=False)
+
+
+def test_a_time_budget_ends_the_learning_rate_schedule_when_it_runs_out(tiny, tmp_path):
+    """Under max_minutes a cosine schedule decays to ~0 by the time the budget is spent, not at the distant train.steps."""
+    config = tiny(steps=100_000, max_minutes=0.05, lr_schedule="cosine", warmup_steps=0, log_every=2, checkpoint_every=0)
+    run = unnoise.train(config, out=tmp_path / "run", progress=False)
+    assert run.status == "out_of_time" and 4 < run.step < 100_000
+    with open(tmp_path / "run" / "log.csv", newline="") as handle:
+        rates = [float(row["lr"]) for row in csv.DictReader(handle)]
+    assert rates[0] > 0.5 * config.train.lr and rates[-1] < 0.2 * config.train.lr, rates
