@@ -20,8 +20,8 @@ from .runs import CONFIG_FILE, RESUMABLE, Run, holds_run, load_run
 from .sampling.settings import SampleSettings
 from .train.conditions import training_conditions
 from .train.distributed import init_distributed
-from .train.hooks import CheckpointHook, LogHook, ProgressHook, SampleGridHook, TensorBoardHook, tensorboard_available
 from .train.eval_hook import EvalHook
+from .train.hooks import CheckpointHook, LogHook, ProgressHook, SampleGridHook, TensorBoardHook, tensorboard_available
 from .train.trainer import Trainer
 
 log = logging.getLogger("unnoise")

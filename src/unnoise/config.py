@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .diffusion.grids import SPACINGS
 from .diffusion.losses import LOSS_NAMES, WEIGHTINGS
 from .diffusion.parameterization import PREDICTIONS
-from .diffusion.grids import SPACINGS
 from .diffusion.samplers import SAMPLERS
 from .diffusion.schedules import SCHEDULE_NAMES
 from .errors import UserError, check
@@ -44,6 +44,9 @@ class ModelConfig:
     attention_heads: int = 1
     dropout: float = 0.1
     scale_shift: bool = False  # the embedding scales and shifts GroupNorm (ADM) instead of being added
+    # unet: fold p x p pixel patches into channels at the input (and back at the output), so the network runs at
+    # image_size / p: a 64x64 image at p = 2 costs about what a 32x32 image does (a ViT's patch embedding, in a U-Net)
+    patch_size: int = 1
     latent_dim: int = (
         128  # vae, gan: size of the latent code z ~ N(0, I) that the decoder or generator maps to an image
     )

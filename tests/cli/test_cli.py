@@ -178,3 +178,36 @@ def test_python_dash_m_reports_bad_flags_without_a_traceback():
     result = subprocess.run([sys.executable, "-m", "unnoise", "sample"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
+
+
+def test_each_objective_trains_and_samples_with_its_default_sampler(tmp_path, capsys):
+    """--objective picks the formulation; the run stores it and `sample` uses its default sampler, printing the NFE."""
+    flags = [flag for flag in TINY_FLAGS]
+    for objective, expected in [
+        ("flow", "euler, 7 steps, uniform spacing, NFE 7"),
+        ("edm", "heun, 7 steps, karras spacing, NFE 13"),
+    ]:
+        out = tmp_path / objective
+        assert (
+            main(
+                [
+                    "train",
+                    "--out",
+                    str(out),
+                    *flags,
+                    "--objective",
+                    objective,
+                    "--weighting",
+                    "uniform",
+                    "--default-steps",
+                    "7",
+                ]
+            )
+            == 0
+        )
+        assert json.loads((out / "config.json").read_text())["diffusion"]["objective"] == objective
+        capsys.readouterr()
+        assert main(["sample", str(out), "--n", "2", "--device", "cpu", "--out", str(tmp_path / "g.png")]) == 0
+        assert expected in capsys.readouterr().out
+    assert main(["sample", str(tmp_path / "edm"), "--n", "2", "--spacing", "uniform", "--device", "cpu"]) == 2
+    assert "--spacing uniform does not apply to objective edm" in capsys.readouterr().err

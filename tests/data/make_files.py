@@ -1,5 +1,7 @@
 """Helpers that write small image and annotation files for the data tests."""
 
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -59,3 +61,32 @@ def write_tiny_celeba(root: Path, attributes=True, partition=True) -> Path:
         split_of = {1: 0, 2: 0, 3: 0, 4: 1, 5: 1, 6: 2, 7: 2, 8: 0, 9: 2}
         write_lines(root / "list_eval_partition.txt", [f"{n:06d}.jpg {split}" for n, split in split_of.items()])
     return root
+
+
+# EXIF orientation 6: the stored pixels are shown turned 90 degrees clockwise, as phones store portrait photos.
+EXIF_ORIENTATION_TAG, ROTATE_CLOCKWISE = 0x0112, 6
+RED, BLUE = (200, 30, 30), (30, 30, 200)
+
+
+def write_rotated_jpeg(path: Path) -> Path:
+    """A 32x32 JPEG stored red above blue, tagged to be shown turned clockwise: upright it is blue left, red right."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stored = Image.new("RGB", (32, 32), RED)
+    stored.paste(BLUE, (0, 16, 32, 32))
+    exif = Image.Exif()
+    exif[EXIF_ORIENTATION_TAG] = ROTATE_CLOCKWISE
+    stored.save(path, format="JPEG", quality=95, exif=exif)
+    return path
+
+
+def huge_png_bytes(width: int = 12000, height: int = 12000) -> bytes:
+    """A valid black-and-white PNG of width x height pixels in a few kilobytes, written row by row (little memory)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1 bit per pixel, greyscale
+    compressor = zlib.compressobj(9)
+    row = b"\x00" * (1 + (width + 7) // 8)  # filter byte, then the packed pixels
+    pixels = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")

@@ -117,14 +117,20 @@ def test_cache_file_metadata_is_readable_json(tmp_path, isolated_cache):
     assert header["file_count"] == 3
 
 
-def test_a_cache_that_cannot_be_written_is_skipped_with_a_warning(tmp_path, monkeypatch, caplog, isolated_cache):
-    def failing_save(*arguments, **options):
-        raise OSError("disk full")
-
-    monkeypatch.setattr(unnoise.data.cache, "save_file", failing_save)
-    assert len(open_photos(photos(tmp_path / "photos"))) == 3
-    assert any("could not write data cache" in record.getMessage() for record in caplog.records)
-    assert list(isolated_cache.iterdir()) == []  # no temporary file left behind
+def test_a_cache_that_cannot_be_written_is_skipped_with_a_warning(tmp_path, caplog):
+    # A real failure, even for root: the cache folder's parent is a regular file.
+    in_the_way = tmp_path / "not-a-folder"
+    in_the_way.write_text("a file")
+    dataset = open_photos(photos(tmp_path / "photos"), cache_dir=in_the_way / "cache")
+    assert len(dataset) == 3
+    warnings = [record.getMessage() for record in caplog.records if "data cache" in record.getMessage()]
+    assert len(warnings) == 1 and warnings[0].startswith(
+        f"could not write data cache (cannot write {in_the_way}/cache/"
+    )
+    assert warnings[0].endswith(
+        f": {in_the_way} is a file, not a folder); continuing without it, set UNNOISE_CACHE to a writable folder"
+    )
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["not-a-folder", "photos"]  # nothing else written
 
 
 def test_builtin_data_is_cached(monkeypatch):

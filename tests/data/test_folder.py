@@ -63,18 +63,75 @@ def test_centre_square_crop(tmp_path):
     assert inner_columns.tolist() == [[[0, 0]] * 4, [[255, 255]] * 4, [[0, 0]] * 4]
 
 
+def warnings_of(caplog) -> list[str]:
+    return [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+
+
 def test_corrupt_files_are_skipped_with_one_warning(tmp_path, caplog):
     write_image(tmp_path / "good.png")
     for number in range(5):
         write_corrupt(tmp_path / f"bad{number}.jpg")
     dataset = read(tmp_path)
     assert dataset.names == ["good.png"]
-    warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
-    assert (
-        len(warnings) == 1
-        and warnings[0].startswith("5 image files")
-        and "bad0.jpg, bad1.jpg, bad2.jpg, ..." in warnings[0]
-    )
+    assert warnings_of(caplog) == [
+        f"read 1 image in {tmp_path}, left out 5: 5 unreadable (e.g. bad0.jpg, bad1.jpg, bad2.jpg, ...)"
+    ]
+
+
+def test_what_a_tree_leaves_out_is_counted_by_reason_in_one_line(tmp_path, caplog):
+    assert len(read(mixed_tree(tmp_path))) == 6
+    assert warnings_of(caplog) == [
+        f"read 6 images in {tmp_path}, left out 3: 1 not images by their suffix (e.g. notes.txt), "
+        "2 hidden (e.g. ._b.jpg, .hidden/)"
+    ]
+
+
+def tree_as_users_build_it(root):
+    """A photo tree as people make them: deep folders, suffixes in any case, parts linked in from elsewhere,
+    a link looping back, a second link to one folder, a broken link, a damaged photo and hidden clutter."""
+    elsewhere, tree = root / "elsewhere", root / "tree"
+    write_image(elsewhere / "cats" / "c1.png", (10, 200, 10))
+    write_image(elsewhere / "best.png", (7, 7, 7))
+    deep = tree.joinpath(*[f"d{level}" for level in range(40)])
+    write_image(deep / "deep.png", (250, 250, 0))
+    write_image(tree / "Holiday" / "IMG_0001.JPG", (200, 0, 0))
+    write_image(tree / "Holiday" / "scan.Png", (0, 0, 200))
+    write_image(tree / "Holiday" / "x.JpEg", (90, 90, 90))
+    write_image(tree / "tiff.TIF", (0, 120, 120))
+    write_image(tree / "Holiday" / "pic.Gif", (0, 0, 0))
+    write_corrupt(tree / "Holiday" / "broken.jpg")
+    (tree / "Holiday" / "notes.txt").write_text("where we went")
+    (tree / "Thumbs.db").write_bytes(b"\x00" * 8)
+    write_corrupt(tree / "Holiday" / "._IMG_0001.JPG")
+    (tree / ".DS_Store").write_bytes(b"\x00" * 8)
+    write_image(tree / ".thumbnails" / "small.png")
+    (tree / "cats").symlink_to(elsewhere / "cats", target_is_directory=True)
+    (tree / "cats-again").symlink_to(elsewhere / "cats", target_is_directory=True)
+    (tree / "best.png").symlink_to(elsewhere / "best.png")
+    (tree / "gone.jpg").symlink_to(elsewhere / "deleted.jpg")
+    (tree / "Holiday" / "up").symlink_to(tree, target_is_directory=True)
+    return tree
+
+
+def test_a_tree_built_as_users_build_it_is_read_whole_and_what_is_left_out_is_said(tmp_path, caplog):
+    tree = tree_as_users_build_it(tmp_path)
+    deep = "/".join(f"d{level}" for level in range(40)) + "/deep.png"
+    images = ["Holiday/IMG_0001.JPG", "Holiday/pic.Gif", "Holiday/scan.Png", "Holiday/x.JpEg", "best.png"]
+    images += ["cats/c1.png", deep]
+    assert list_image_files(tree) == sorted([*images, "Holiday/broken.jpg", "tiff.TIF"])
+    dataset = open_dataset(f"folder:{tree}", 8, progress=False)
+    assert dataset.names == sorted([*images, "tiff.TIF"])
+    colour = {
+        name: dataset.images[index].float().mean(dim=(1, 2)).round().tolist()
+        for index, name in enumerate(dataset.names)
+    }
+    assert colour["cats/c1.png"] == [10, 200, 10] and colour["best.png"] == [7, 7, 7]  # read through the links
+    assert colour[deep] == [250, 250, 0]
+    assert warnings_of(caplog) == [
+        f"read 8 images in {tree}, left out 9: 2 not images by their suffix (e.g. Holiday/notes.txt, Thumbs.db), "
+        "2 unreadable (e.g. Holiday/broken.jpg, gone.jpg), 3 hidden (e.g. .DS_Store, .thumbnails/, "
+        "Holiday/._IMG_0001.JPG), 2 links to a folder read already (e.g. Holiday/up/, cats-again/)"
+    ]
 
 
 def test_small_images_are_upscaled_with_one_warning(tmp_path, caplog):

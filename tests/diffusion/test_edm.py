@@ -21,7 +21,9 @@ def test_coefficients_against_hand_computation():
 
 
 def test_unit_variance_input_and_target_and_lambda_c_out_squared_is_one():
-    """The design rules of EDM's Appendix B.6: Var(c_in x) = 1 and Var(F_target) = 1 for data of std sigma_d; lambda c_out^2 = 1."""
+    """The design rules of EDM's Appendix B.6: Var(c_in x) = 1 and Var(F_target) = 1 for data of std sigma_d; lambda
+    c_out^2 = 1.
+    """
     assert torch.allclose(c_in(SIGMAS) ** 2 * (0.5**2 + SIGMAS**2), torch.ones_like(SIGMAS))
     target_variance = ((1 - c_skip(SIGMAS)) ** 2 * 0.5**2 + c_skip(SIGMAS) ** 2 * SIGMAS**2) / c_out(SIGMAS) ** 2
     assert torch.allclose(target_variance, torch.ones_like(SIGMAS))
@@ -41,4 +43,6 @@ def test_the_network_target_makes_the_denoiser_exact():
 def test_training_sigmas_are_log_normal_with_the_papers_parameters():
     normal = torch.randn(200_000, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     log_sigma = training_sigma(normal).log()
-    assert log_sigma.mean().item() == pytest.approx(-1.2, abs=0.01) and log_sigma.std().item() == pytest.approx(1.2, rel=0.01)
+    assert log_sigma.mean().item() == pytest.approx(-1.2, abs=0.01) and log_sigma.std().item() == pytest.approx(
+        1.2, rel=0.01
+    )

@@ -6,7 +6,13 @@ import pytest
 import torch
 
 from unnoise.diffusion.flow import (
-    flow_interpolate, logit_normal_time, sigma_of_time, time_of_sigma, uniform_time_grid, velocity_target, x0_from_velocity,
+    flow_interpolate,
+    logit_normal_time,
+    sigma_of_time,
+    time_of_sigma,
+    uniform_time_grid,
+    velocity_target,
+    x0_from_velocity,
 )  # fmt: skip
 
 

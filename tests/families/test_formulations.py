@@ -1,4 +1,6 @@
-"""Each diffusion formulation (ddpm, edm, flow) samples Gaussian data exactly with its ideal network, guides, and trains."""
+"""Each diffusion formulation (ddpm, edm, flow) samples Gaussian data exactly with its ideal network, guides, and
+trains.
+"""
 
 import pytest
 import torch
@@ -20,11 +22,15 @@ MEAN, STD = 0.3, 0.2
 
 
 def config_for(objective: str, **diffusion):
-    return override(tiny_config(), {"diffusion.objective": objective, **{f"diffusion.{k}": v for k, v in diffusion.items()}})
+    return override(
+        tiny_config(), {"diffusion.objective": objective, **{f"diffusion.{k}": v for k, v in diffusion.items()}}
+    )
 
 
 def gaussian_edm_network(mean=MEAN, std=STD, sigma_data=0.5):
-    """The F whose preconditioned D is E[x_0 | x_VE] for data N(mean, std^2): D* = mean + std^2 / (std^2 + sigma^2) (x_VE - mean)."""
+    """The F whose preconditioned D is E[x_0 | x_VE] for data N(mean, std^2): D* = mean + std^2 / (std^2 + sigma^2)
+    (x_VE - mean).
+    """
 
     def network(x_in, time):
         sigma = (4 * time.double() / TIME_SCALE).exp().reshape(-1, 1, 1, 1)  # time = 1000 c_noise = 250 ln sigma
@@ -62,16 +68,27 @@ def solve(objective_name: str, network, sampler: str, steps: int, n: int = 2000)
     denoiser = objective.denoiser_for(network)
     if objective_name == "ddpm":
         denoiser.clip_x0 = False  # the Gaussian's tails reach past [-1, 1] at no step here, but keep the test exact
-    return SOLVERS[settings.solver_name].function(denoiser, x, objective.grid(settings), noise, **settings.solver_options())
+    return SOLVERS[settings.solver_name].function(
+        denoiser, x, objective.grid(settings), noise, **settings.solver_options()
+    )
 
 
 # Steps enough for each solver's discretisation error to fall below the Monte Carlo error here. (This Gaussian is
 # narrow, std 0.2 against sigma_d = 0.5: EDM's 18 Heun steps, tuned for images, leave its variance 8% high.)
 CASES = [
-    ("edm", "heun", 60), ("edm", "euler", 300), ("edm", "midpoint", 60), ("edm", "dpmpp_2m", 60), ("edm", "ddpm", 300),
-    ("edm", "ddim", 300), ("flow", "euler", 200), ("flow", "heun", 30), ("flow", "midpoint", 30), ("flow", "dpmpp_2m", 40),
-    ("ddpm", "heun", 50), ("ddpm", "midpoint", 50),
-]  # fmt: skip
+    ("edm", "heun", 60),
+    ("edm", "euler", 300),
+    ("edm", "midpoint", 60),
+    ("edm", "dpmpp_2m", 60),
+    ("edm", "ddpm", 300),
+    ("edm", "ddim", 300),
+    ("flow", "euler", 200),
+    ("flow", "heun", 30),
+    ("flow", "midpoint", 30),
+    ("flow", "dpmpp_2m", 40),
+    ("ddpm", "heun", 50),
+    ("ddpm", "midpoint", 50),
+]
 
 
 @pytest.mark.parametrize("objective, sampler, steps", CASES)
@@ -83,7 +100,9 @@ def test_every_formulation_reproduces_gaussian_data_with_its_ideal_network(objec
 
 @pytest.mark.parametrize("objective, sampler, steps", [("edm", "heun", 60), ("flow", "euler", 200)])
 def test_classifier_free_guidance_extrapolates_the_mean_in_every_formulation(objective, sampler, steps):
-    """F (edm) and v (flow) are affine in the data mean at fixed (x, sigma): guiding with w gives N(m_u + w (m_c - m_u), std^2)."""
+    """F (edm) and v (flow) are affine in the data mean at fixed (x, sigma): guiding with w gives N(m_u + w (m_c - m_u),
+    std^2).
+    """
     conditional, unconditional = ideal_network(objective, 0.3), ideal_network(objective, 0.1)
     n = 2000
 
@@ -108,9 +127,17 @@ def test_the_edm_denoiser_reads_x_on_the_variance_preserving_scale():
 
 @pytest.mark.parametrize("objective", ["edm", "flow"])
 def test_a_tiny_run_of_each_formulation_lowers_its_loss_and_samples(objective, tmp_path):
-    config = override(config_for(objective), {"train.steps": 150, "train.batch_size": 16, "train.checkpoint_every": 0,
-                                               "train.log_every": 10, "model.base_channels": 16})  # fmt: skip
-    run = unnoise.train(config, out=tmp_path / "run", progress=False)
+    config = override(
+        config_for(objective),
+        {
+            "train.steps": 150,
+            "train.batch_size": 16,
+            "train.checkpoint_every": 0,
+            "train.log_every": 10,
+            "model.base_channels": 16,
+        },
+    )
+    unnoise.train(config, out=tmp_path / "run", progress=False)
     losses = [float(row["loss"]) for row in read_log(tmp_path / "run" / "log.csv")]
     assert sum(losses[-3:]) / 3 < 0.6 * sum(losses[:2]) / 2, losses
     images = unnoise.load_run(tmp_path / "run", device="cpu").sample(4, steps=5)
@@ -121,7 +148,9 @@ def test_a_tiny_run_of_each_formulation_lowers_its_loss_and_samples(objective, t
 def test_a_resumed_run_of_each_formulation_equals_an_uninterrupted_one(objective, tmp_path):
     base = config_for(objective)
     unnoise.train(override(base, {"train.steps": 6}), out=tmp_path / "straight", progress=False)
-    unnoise.train(override(base, {"train.steps": 3, "train.checkpoint_every": 3}), out=tmp_path / "stopped", progress=False)
+    unnoise.train(
+        override(base, {"train.steps": 3, "train.checkpoint_every": 3}), out=tmp_path / "stopped", progress=False
+    )
     unnoise.train(override(base, {"train.steps": 6}), out=tmp_path / "stopped", resume=True, progress=False)
     a = unnoise.load_run(tmp_path / "straight", device="cpu").model.state_dict()
     b = unnoise.load_run(tmp_path / "stopped", device="cpu").model.state_dict()

@@ -3,9 +3,11 @@
 import numpy as np
 import pytest
 
+from tests.storage.limits import file_size_limit
 from unnoise.errors import UserError
 from unnoise.metrics.inception import PROTOCOL
 from unnoise.metrics.reference import ReferenceStatistics, load_reference
+from unnoise.storage.atomic import WriteError
 
 
 def reference(n=6, seed=0):
@@ -63,3 +65,12 @@ def test_malformed_files_are_user_errors(tmp_path, damage):
 def test_a_missing_file_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="fid-stats"):
         load_reference(tmp_path / "nothing.npz")
+
+
+def test_statistics_that_cannot_be_written_keep_the_old_file_and_say_why(tmp_path):
+    path = reference(seed=1).save(tmp_path / "ref.npz")
+    before = path.read_bytes()
+    with file_size_limit(4096):  # a real failure, root or not: 6 x 2048 features need about 100 KB
+        with pytest.raises(WriteError, match=f"^cannot write {path}: File too large$"):
+            reference(seed=2).save(path)
+    assert path.read_bytes() == before and list(tmp_path.iterdir()) == [path]

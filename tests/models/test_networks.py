@@ -127,3 +127,21 @@ def test_scale_shift_block_modulates_the_normalised_features():
     scale, shift = block.embedding_projection(F.silu(embedding))[:, :, None, None].chunk(2, dim=1)
     h = block.norm2(block.conv1(F.silu(block.norm1(x)))) * (1 + scale) + shift  # h -> norm(h) (1 + s) + b
     assert torch.allclose(block(x, embedding), x + block.conv2(F.silu(h)), atol=1e-6)
+
+
+def test_a_patch_size_runs_the_unet_at_a_fraction_of_the_image_size():
+    """patch_size 2: a 64x64 image enters the U-Net as 32x32 with 12 channels and leaves as 64x64 with 3."""
+    from unnoise.config import ModelConfig
+
+    torch.manual_seed(0)
+    network = UNet(64, 3, 16, (1, 2), 1, (16,), dropout=0.0, patch_size=2)
+    seen = []
+    network.input_conv.register_forward_hook(lambda module, inputs, output: seen.append(tuple(inputs[0].shape)))
+    torch.nn.init.normal_(network.output_conv.weight)  # zero at init: give the output something to carry
+    x = torch.randn(2, 3, 64, 64)
+    out = network(x, torch.tensor([3, 700]))
+    assert seen == [(2, 12, 32, 32)] and out.shape == x.shape
+    # Space-to-depth and back are exact inverses, so each output pixel comes from its own patch's channels.
+    assert torch.equal(F.pixel_shuffle(F.pixel_unshuffle(x, 2), 2), x)
+    with pytest.raises(UserError, match="model.patch_size must be a positive divisor"):
+        build_model(ModelConfig(patch_size=3), 64)

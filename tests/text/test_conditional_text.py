@@ -78,3 +78,21 @@ def test_text_runs_take_prompts_and_attributes_said_as_captions(text_run, tmp_pa
     assert torch.equal(asked, text_run.sample(2, steps=3, seed=0, prompt="a photo of a smiling person with blond hair"))
     assert main(["sample", str(text_run.path), "--n", "2", "--attrs", "-Smiling"]) == 2
     assert "-Smiling" in capsys.readouterr().err
+
+
+def test_an_empty_prompt_is_taken_as_given_the_empty_caption_guided(text_run, tmp_path, capsys):
+    """prompt="" asks for the empty caption (README, Conditional generation): guided, not the unconditional draw."""
+    with torch.no_grad():  # make the briefly trained network's output depend on its condition
+        for parameter in text_run.model.parameters():
+            parameter.add_(0.05 * torch.randn(parameter.shape, generator=torch.Generator().manual_seed(0)))
+    ask = dict(n=2, steps=5, seed=0, sampler="ddim")
+    unconditional = text_run.sample(**ask)
+    empty = text_run.sample(prompt="", guidance=3, **ask)
+    assert not torch.equal(empty, unconditional)
+    assert torch.equal(text_run.sample(prompt="", guidance=0, **ask), unconditional)  # w = 0: the null condition
+    # The empty caption is a caption like any other: pushed away from itself, guidance leaves the conditional model.
+    itself = text_run.sample(prompt="", negative_prompt="", guidance=3, **ask)
+    assert (itself.int() - text_run.sample(prompt="", guidance=1, **ask).int()).abs().max() <= 1
+    grid = tmp_path / "grid.png"
+    assert main(["sample", str(text_run.path), "--n", "2", "--steps", "3", "--prompt", "", "--out", str(grid)]) == 0
+    assert "asked prompt '' with guidance 3" in capsys.readouterr().out

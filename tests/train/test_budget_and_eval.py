@@ -35,14 +35,18 @@ def test_eval_needs_a_reference_at_the_runs_size(tiny, tmp_path):
     with pytest.raises(unnoise.UserError, match="train.eval_every needs train.eval_ref"):
         unnoise.train(tiny(eval_every=4), out=tmp_path / "a", progress=False)
     require_network()
-    ReferenceStatistics.from_features(np.ones((4, 2048), np.float32), image_size=32, source="t").save(tmp_path / "r.npz")
+    ReferenceStatistics.from_features(np.ones((4, 2048), np.float32), image_size=32, source="t").save(
+        tmp_path / "r.npz"
+    )
     with pytest.raises(unnoise.UserError, match="32px images but the run draws 16px"):
         unnoise.train(tiny(eval_every=4, eval_ref=str(tmp_path / "r.npz")), out=tmp_path / "b", progress=False)
 
 
 def test_a_time_budget_ends_the_learning_rate_schedule_when_it_runs_out(tiny, tmp_path):
-    """Under max_minutes a cosine schedule decays to ~0 by the time the budget is spent, not at the distant train.steps."""
-    config = tiny(steps=100_000, max_minutes=0.05, lr_schedule="cosine", warmup_steps=0, log_every=2, checkpoint_every=0)
+    """Under max_minutes a cosine schedule decays to ~0 when the budget is spent, not at the distant train.steps."""
+    config = tiny(
+        steps=100_000, max_minutes=0.05, lr_schedule="cosine", warmup_steps=0, log_every=2, checkpoint_every=0
+    )
     run = unnoise.train(config, out=tmp_path / "run", progress=False)
     assert run.status == "out_of_time" and 4 < run.step < 100_000
     with open(tmp_path / "run" / "log.csv", newline="") as handle:

@@ -2,8 +2,9 @@ import pytest
 import torch
 from torch import nn
 
+from tests.storage.limits import file_size_limit
 from unnoise.errors import UserError
-from unnoise.storage.atomic import write_text_atomic
+from unnoise.storage.atomic import WriteError, write_text_atomic
 from unnoise.train.checkpoint import (
     latest_checkpoint,
     load_checkpoint,
@@ -60,6 +61,22 @@ def test_an_interrupted_checkpoint_write_leaves_the_previous_one_latest(tmp_path
         assert torch.equal(a, b)
     save_checkpoint(tmp_path, 20, model, ema, optimizer)
     assert not partial.exists() and latest_checkpoint(tmp_path).name == "step_0000020"
+
+
+def test_a_checkpoint_that_cannot_be_written_is_one_line_and_keeps_the_last_good_one(tmp_path):
+    model, ema = small_model(), small_model()
+    optimizer = trained_optimizer(model)
+    save_checkpoint(tmp_path, 10, model, ema, optimizer)
+    published = (tmp_path / "model.safetensors").read_bytes()
+    with file_size_limit(100):  # a real failure, root or not: every file this process writes stops at 100 bytes
+        with pytest.raises(WriteError) as failed:
+            save_checkpoint(tmp_path, 20, model, ema, optimizer)
+    assert str(failed.value) == f"cannot write {tmp_path / 'state' / 'step_0000020'}: File too large"
+    assert [path.name for path in (tmp_path / "state").iterdir()] == ["step_0000010"]  # no temporary folder
+    assert (tmp_path / "model.safetensors").read_bytes() == published
+    save_checkpoint(tmp_path, 20, model, ema, optimizer)
+    assert sorted(path.name for path in (tmp_path / "state").iterdir()) == ["step_0000010", "step_0000020"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["model.safetensors", "state"]
 
 
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):

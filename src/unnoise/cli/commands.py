@@ -20,6 +20,7 @@ from ..metrics.classifier import train_classifier
 from ..metrics.compare import compare, write_comparison
 from ..metrics.compare import markdown_table as comparison_table
 from ..metrics.faithfulness import faithfulness, markdown_table, write_faithfulness
+from ..storage.atomic import describe_os_error
 from ..train.distributed import is_main_process, shutdown_distributed
 from ..viz import save_grid, save_images, save_png
 from ..viz.noising import noising_strip
@@ -94,12 +95,22 @@ def request_summary(settings) -> str:
 
 
 def command_noise(arguments: argparse.Namespace) -> int:
+    """With --run, the strip the run's web page draws: its own schedule (every diffusion setting) at its image size."""
+    if arguments.run is None:
+        schedule, size = arguments.schedule or "linear", 64
+    else:
+        if arguments.schedule is not None or arguments.num_timesteps is not None:
+            raise UserError("--run brings the run's own schedule: leave out --schedule and --num-timesteps")
+        run = api.load_run(arguments.run, device="cpu")
+        if run.family != "diffusion":
+            raise UserError(f"{arguments.run} is a {run.family} run: it has no forward process to picture")
+        schedule, size = run.schedule, run.config.data.image_size
     strip = noising_strip(
         arguments.image,
         arguments.timesteps,
-        arguments.schedule,
-        arguments.num_timesteps,
-        arguments.size,
+        schedule,
+        arguments.num_timesteps or 1000,
+        arguments.size or size,
         arguments.seed,
     )
     print(f"wrote {save_png(strip, arguments.out)}")
@@ -238,6 +249,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         print(f"unnoise: error: {as_flags(message, error.settings).removeprefix('unnoise: ')}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except OSError as error:  # a file the command reads or writes: no space, a folder in its place, ... (one line)
+        print(f"unnoise: error: {file_problem(error)}", file=sys.stderr)
+        return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("unnoise: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def file_problem(error: OSError) -> str:
+    """'PATH: REASON' for an operating system error on a file, e.g. 'runs/a/log.csv: No space left on device'."""
+    reason = describe_os_error(error)
+    return f"{error.filename}: {reason}" if error.filename else reason

@@ -20,9 +20,13 @@ from ..sampling.settings import SampleSettings
 
 # Where a setting's own name would make too vague a flag.
 FLAG_NAMES = {
-    "condition.kind": "--condition", "model.family": "--model", "data.source": "--data",
-    "sampling.sampler": "--default-sampler", "sampling.steps": "--default-steps", "sampling.spacing": "--default-spacing",
-}  # fmt: skip
+    "condition.kind": "--condition",
+    "model.family": "--model",
+    "data.source": "--data",
+    "sampling.sampler": "--default-sampler",
+    "sampling.steps": "--default-steps",
+    "sampling.spacing": "--default-spacing",
+}
 # Flags whose values may start with "-": attribute requests (-Male) and free text (a prompt like "-glasses").
 FLAGS_TAKING_DASHED_VALUES = {"--attrs", "--request", "--prompt", "--negative-prompt"}
 

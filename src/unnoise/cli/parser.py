@@ -45,11 +45,16 @@ def build_parser() -> Parser:
 
     noise = commands.add_parser("noise", help="picture the forward process: an image becoming noise")
     noise.add_argument("image", type=Path)
+    noise.add_argument(
+        "--run", type=Path, help="a run folder: its own schedule (all its diffusion settings) and image size"
+    )
     noise.add_argument("--out", type=Path, default=Path("noising.png"))
-    noise.add_argument("--timesteps", type=int_tuple, default=(0, 50, 100, 200, 400, 700, 999))
-    noise.add_argument("--schedule", default="linear")
-    noise.add_argument("--num-timesteps", type=int, default=1000, help="T of the schedule")
-    noise.add_argument("--size", type=int, default=64)
+    noise.add_argument(
+        "--timesteps", type=int_tuple, default=None, help="default 0,T/20,T/10,T/5,2T/5,7T/10,T-1 (0,50,...,999)"
+    )
+    noise.add_argument("--schedule", default=None, help="a schedule by name, default betas (default linear; not --run)")
+    noise.add_argument("--num-timesteps", type=int, default=None, help="T of that schedule (default 1000; not --run)")
+    noise.add_argument("--size", type=int, default=None, help="pixels across (default 64, or the run's image size)")
     noise.add_argument("--seed", type=int, default=0)
 
     demo = commands.add_parser("demo", help="train preset demo on built-in faces, then sample and draw")

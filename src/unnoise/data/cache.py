@@ -7,9 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from safetensors import safe_open
-from safetensors.torch import save_file
 
-from ..storage.atomic import atomic_path
+from ..storage.atomic import WriteError, atomic_path
+from ..storage.weights import save_tensors
 from .dataset import ImageDataset
 from .warn import collected_warnings, logger
 
@@ -89,11 +89,10 @@ def save_cached(path: Path, dataset: ImageDataset, key: str, fields: dict, warni
     }
     try:
         with atomic_path(path) as temporary:
-            save_file(tensors, str(temporary), metadata={"unnoise": json.dumps(header)})
-    except OSError as error:
+            save_tensors(tensors, temporary, metadata={"unnoise": json.dumps(header)})
+    except WriteError as error:
         logger.warning(
-            f"could not write data cache {path} ({error}); continuing without it, set UNNOISE_CACHE to a writable "
-            "folder"
+            f"could not write data cache ({error}); continuing without it, set UNNOISE_CACHE to a writable folder"
         )
 
 
@@ -113,7 +112,15 @@ def load_or_build(
     with collected_warnings() as warnings:
         dataset = build()
     save_cached(path, dataset, key, fields, warnings)
-    for stale in directory.glob(f"{label}-*.safetensors"):
-        if stale != path:
-            stale.unlink(missing_ok=True)
+    remove_stale(directory, label, path)
     return dataset
+
+
+def remove_stale(directory: Path, label: str, current: Path) -> None:
+    """Delete older cache files of the same source, size and split; one that will not go only wastes space."""
+    for stale in directory.glob(f"{label}-*.safetensors"):
+        if stale != current:
+            try:
+                stale.unlink(missing_ok=True)
+            except OSError:
+                pass

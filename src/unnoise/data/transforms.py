@@ -3,10 +3,13 @@
 import math
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps
+
+from ..errors import UserError
 
 # The 140x140 face crop that is standard for 64x64 CelebA, in the 178x218 aligned images.
 CELEBA_WIDTH, CELEBA_HEIGHT = 178, 218
@@ -20,13 +23,21 @@ Box = tuple[float, float, float, float]  # (left, top, right, bottom) in pixels
 CropBox = Callable[[int, int], Box]  # (width, height) -> box
 
 
-def load_rgb(path: Path, crop_box: CropBox | None = None, target_size: int | None = None) -> Image.Image:
-    """Decode one image file to 8-bit RGB, upright, with any transparency composited onto white.
+def load_rgb(
+    path: Path | BinaryIO,
+    crop_box: CropBox | None = None,
+    target_size: int | None = None,
+    max_pixels: int | None = None,
+) -> Image.Image:
+    """Decode one image file (a path or an open binary file) to 8-bit RGB, upright, transparency composited onto white.
 
     Given the crop it is for, a JPEG may be decoded at 1/2, 1/4 or 1/8 scale (nearly free in the
-    decoder) while its crop keeps DRAFT_OVERSAMPLING x target_size pixels across.
+    decoder) while its crop keeps DRAFT_OVERSAMPLING x target_size pixels across. max_pixels refuses a
+    larger image from its header, before any pixel is decoded (UserError naming the limit); PIL's errors
+    for missing, damaged or non-image files propagate.
     """
     with Image.open(path) as image:
+        refuse_above(max_pixels, *image.size)
         if crop_box is not None and target_size is not None and image.format == "JPEG":
             left, top, right, bottom = crop_box(*image.size)
             scale = DRAFT_OVERSAMPLING * target_size / min(right - left, bottom - top)
@@ -35,6 +46,15 @@ def load_rgb(path: Path, crop_box: CropBox | None = None, target_size: int | Non
         image.load()
         ImageOps.exif_transpose(image, in_place=True)  # phone photos store their rotation as a tag
         return to_rgb(image)
+
+
+def refuse_above(max_pixels: int | None, width: int, height: int) -> None:
+    """Raise UserError when width x height exceeds max_pixels (None: no limit)."""
+    if max_pixels is not None and width * height > max_pixels:
+        raise UserError(
+            f"the image is {width}x{height} pixels ({width * height / 1e6:.0f} megapixels), more than the limit of "
+            f"{max_pixels / 1e6:g} megapixels; make it smaller first"
+        )
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

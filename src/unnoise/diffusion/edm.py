@@ -1,4 +1,4 @@
-"""EDM (Karras et al. 2022): D(x; sigma) = c_skip(sigma) x + c_out(sigma) F(c_in(sigma) x, c_noise(sigma)), on x = x_0 + sigma eps.
+"""EDM (Karras et al. 2022): D(x; sigma) = c_skip x + c_out F(c_in x, c_noise) on x = x_0 + sigma eps (eq. 7).
 
 Each coefficient is one function named after it (Table 1, "Preconditioning"); sigma is a tensor (B,) or a 0-dim tensor.
 """

@@ -221,7 +221,9 @@ def sample_midpoint(
     noise: NoiseSampler = standard_noise,
     on_step: StepCallback | None = None,
 ) -> torch.Tensor:
-    """x_{i+1} = x_i + (sigma_{i+1} - sigma_i) d(x_mid; sigma_mid), x_mid an Euler half step to sigma_mid = sqrt(sigma_i sigma_{i+1}).
+    """x_{i+1} = x_i + (sigma_{i+1} - sigma_i) d(x_mid; sigma_mid),  sigma_mid = sqrt(sigma_i sigma_{i+1}).
+
+    x_mid is an Euler half step from x_i to sigma_mid.
 
     The explicit midpoint rule (second order, Runge-Kutta 2) on the probability-flow ODE in x_VE; the half step is
     geometric in sigma, as k-diffusion's DPM-2. 2K - 1 evaluations: the last step and a step from sigma = inf are Euler.

@@ -37,14 +37,23 @@ class DDPMObjective(DenoisingObjective):
 
     def loss(self, network: nn.Module, x0: torch.Tensor, draws: dict[str, torch.Tensor], condition) -> torch.Tensor:
         d = self.config.diffusion
-        return denoising_loss(conditioned(network, condition), self.alpha_bar_on(x0.device), x0, draws["t"], draws["noise"], d.loss,
-                              d.prediction, d.weighting, d.min_snr_gamma)  # fmt: skip
+        return denoising_loss(
+            conditioned(network, condition),
+            self.alpha_bar_on(x0.device),
+            x0,
+            draws["t"],
+            draws["noise"],
+            d.loss,
+            d.prediction,
+            d.weighting,
+            d.min_snr_gamma,
+        )
 
     def denoiser_for(self, network) -> Denoiser:
         return Denoiser(network, self.schedule, self.config.diffusion.prediction)
 
     def preferred_spacing(self, sampler: str) -> str:
-        return SOLVERS[sampler].default_spacing
+        return SOLVERS[sampler].default_spacing if sampler in SOLVERS else "uniform"  # validate() names a bad sampler
 
     def levels(self, steps: int | None, spacing: str, rho: float) -> torch.Tensor:
         return noise_level_grid(self.schedule, steps, spacing, rho)

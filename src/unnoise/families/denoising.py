@@ -66,8 +66,11 @@ class DenoisingObjective(Objective):
     def grid(self, settings: SampleSettings) -> torch.Tensor:
         """The noise levels of resolved settings (UserError for a spacing this formulation does not offer)."""
         if settings.spacing not in self.spacings:
-            raise UserError(f"spacing {settings.spacing} does not apply to objective {self.config.diffusion.objective}; "
-                            f"it takes {', '.join(self.spacings)}", settings=("spacing",))  # fmt: skip
+            raise UserError(
+                f"spacing {settings.spacing} does not apply to objective {self.config.diffusion.objective}; "
+                f"it takes {', '.join(self.spacings)}",
+                settings=("spacing",),
+            )
         return self.levels(settings.steps, settings.spacing, settings.grid_rho)
 
     def generate(self, model: nn.Module, settings: SampleSettings, on_step=None, condition=None) -> torch.Tensor:
@@ -82,7 +85,9 @@ class DenoisingObjective(Objective):
         return generate(model, self.denoiser_for, grid, self.image_shape, settings, condition, baseline, on_step)
 
     def preview(self, model: nn.Module, condition=None) -> torch.Tensor:
-        """train.sample_count images with the run's default sampler at train.sample_steps steps, guided where conditional."""
+        """train.sample_count images with the run's default sampler at train.sample_steps steps, guided where
+        conditional.
+        """
         train = self.config.train
         steps = min(train.sample_steps, self.solver_steps(SampleSettings()))
         return self.generate(

@@ -1,4 +1,4 @@
-"""Flow matching / rectified flow (Lipman et al. 2023; Liu et al. 2023) as an objective: regress the velocity eps - x_0."""
+"""Flow matching / rectified flow (Lipman et al. 2023; Liu et al. 2023) as an objective: regress v = eps - x_0."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from ..data import ImageDataset
 from ..data.transforms import horizontal_flip, to_model_range
 from ..errors import UserError, check
-from ..storage.atomic import atomic_path, write_text_atomic
+from ..storage.atomic import atomic_path, make_folder, write_text_atomic
 from ..storage.weights import load_weights, save_weights
 
 log = logging.getLogger("unnoise")
@@ -86,7 +86,7 @@ class AttributeClassifier:
 
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folder(folder)
         with atomic_path(folder / WEIGHTS_FILE) as temporary:
             save_weights(self.network, temporary)
         info = {

@@ -21,7 +21,7 @@ from ..errors import UserError
 from ..models import count_parameters
 from ..runs import LOG_FILE, Run, load_run, read_log
 from ..sampling.settings import SampleSettings
-from ..storage.atomic import write_text_atomic
+from ..storage.atomic import make_folder, write_text_atomic
 from ..viz import display_scale, image_grid, save_png, titled_panels
 from .images import as_reference, check_count, evaluate_images
 from .quality import check_same_size
@@ -132,7 +132,7 @@ def markdown_table(rows: list[dict]) -> str:
 def write_comparison(rows: list[dict], grids: list[Image.Image], out: str | Path) -> dict[str, Path]:
     """OUT.md (the table), OUT.json (the rows) and OUT.png (a sample grid per run, side by side)."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(out.parent)
     paths = {"markdown": out.with_suffix(".md"), "json": out.with_suffix(".json"), "figure": out.with_suffix(".png")}
     write_text_atomic(paths["markdown"], markdown_table(rows))
     write_text_atomic(paths["json"], json.dumps(rows, indent=1) + "\n")

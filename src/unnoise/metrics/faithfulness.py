@@ -23,7 +23,7 @@ from ..errors import UserError
 from ..runs import Run, load_run
 from ..sampling.requests import caption_of_request, parse_attribute_request, split_request
 from ..sampling.settings import SampleSettings
-from ..storage.atomic import write_text_atomic
+from ..storage.atomic import make_folder, write_text_atomic
 from ..text.captions import unsayable_in_caption
 from ..viz import captioned_rows, display_scale, line_chart, save_png
 from .classifier import AttributeClassifier, load_classifier
@@ -34,10 +34,24 @@ log = logging.getLogger("unnoise")
 # Asked in this order; those a run or classifier does not know are left out (CelebA has Male, the built-in faces do
 # not).
 DEFAULT_REQUESTS = (
-    "Smiling", "-Smiling", "Eyeglasses", "-Eyeglasses", "Male", "-Male", "Blond_Hair", "Black_Hair", "Wearing_Hat",
-    "Blue_Background", "-Blue_Background", "Dark_Skin", "Red_Hair",
-    "Smiling,Eyeglasses", "-Male,Blond_Hair,Smiling", "Male,Eyeglasses,-Smiling", "Dark_Skin,Red_Hair,Eyeglasses",
-)  # fmt: skip
+    "Smiling",
+    "-Smiling",
+    "Eyeglasses",
+    "-Eyeglasses",
+    "Male",
+    "-Male",
+    "Blond_Hair",
+    "Black_Hair",
+    "Wearing_Hat",
+    "Blue_Background",
+    "-Blue_Background",
+    "Dark_Skin",
+    "Red_Hair",
+    "Smiling,Eyeglasses",
+    "-Male,Blond_Hair,Smiling",
+    "Male,Eyeglasses,-Smiling",
+    "Dark_Skin,Red_Hair,Eyeglasses",
+)
 DEFAULT_SCALES = (0.0, 1.0, 2.0, 3.0, 5.0)
 
 
@@ -165,7 +179,7 @@ def markdown_table(result: dict) -> str:
 def write_faithfulness(result: dict, out: str | Path, image_size: int, columns: int = 8) -> dict[str, Path]:
     """faithfulness.json, .md, the accuracy (and FID) curve and one grid of the requests per scale, in folder out."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     written = {}
     serialisable = {key: value for key, value in result.items() if key != "pictures"}
     write_text_atomic(out / "faithfulness.json", json.dumps(serialisable, indent=2) + "\n")

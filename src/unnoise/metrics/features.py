@@ -15,11 +15,11 @@ from typing import Callable
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
 from tqdm import tqdm
 
 from ..data.cache import cache_directory
-from ..storage.atomic import atomic_path
+from ..storage.atomic import WriteError, atomic_path
+from ..storage.weights import save_tensors
 from .inception import FEATURE_DIM, PROTOCOL, load_inception
 
 log = logging.getLogger("unnoise")
@@ -86,6 +86,6 @@ def save_cached_features(path: Path, features: torch.Tensor, key: str) -> None:
     header = {"key": key, "protocol": PROTOCOL, "count": features.shape[0]}
     try:
         with atomic_path(path) as temporary:
-            save_file({"features": features.contiguous()}, str(temporary), metadata={"unnoise": json.dumps(header)})
-    except OSError as error:
-        log.warning(f"could not write feature cache {path} ({error}); continuing without it")
+            save_tensors({"features": features.contiguous()}, temporary, metadata={"unnoise": json.dumps(header)})
+    except WriteError as error:
+        log.warning(f"could not write feature cache ({error}); continuing without it")

@@ -38,7 +38,14 @@ def build_model(
         )
     levels = len(model_config.channel_mult)
     halvings = levels - 1  # every network here halves the resolution between consecutive levels
-    if image_size % (2**halvings):
+    patch = model_config.patch_size if architecture == "unet" else 1
+    if model_config.patch_size < 1 or image_size % patch:
+        raise UserError(
+            f"model.patch_size must be a positive divisor of data.image_size {image_size}, got "
+            f"{model_config.patch_size}",
+            settings=("model.patch_size", "data.image_size"),
+        )
+    if (image_size // patch) % (2**halvings):
         raise UserError(
             f"image size {image_size} must be divisible by {2**halvings} for {levels} levels of {architecture}; "
             "change data.image_size or model.channel_mult",
@@ -67,6 +74,7 @@ def build_model(
         attribute_count=attribute_count,
         text_channels=text_channels,
         scale_shift=model_config.scale_shift,
+        patch_size=model_config.patch_size,
     )
 
 

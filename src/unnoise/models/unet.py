@@ -57,6 +57,10 @@ class UNet(nn.Module):
     Conditional when attribute_count (attributes added to the timestep embedding) or text_channels (a
     text embedding: pooled vector added, tokens attended to at the attention resolutions) is set;
     forward then takes a Condition, and without one it is the unconditional model (every row null).
+
+    patch_size p > 1 folds each p x p patch of pixels into channels first (space-to-depth, as a ViT's patch
+    embedding or PixelUnshuffle) and unfolds at the end: the U-Net then runs at image_size / p with p^2 times the
+    image channels, so a 64x64 image costs about what a 32x32 one does at p = 2.
     """
 
     def __init__(
@@ -72,8 +76,11 @@ class UNet(nn.Module):
         attribute_count: int = 0,
         text_channels: int = 0,
         scale_shift: bool = False,
+        patch_size: int = 1,
     ):
         super().__init__()
+        self.patch_size = patch_size
+        image_channels, image_size = image_channels * patch_size**2, image_size // patch_size
         embedding_channels = 4 * base_channels
         context_channels = embedding_channels if text_channels else 0
         self.attribute_count, self.text_channels = attribute_count, text_channels
@@ -147,7 +154,7 @@ class UNet(nn.Module):
                 embedding = embedding + pooled
         elif condition is not None:
             raise ValueError("this network was built without a condition")
-        h = self.input_conv(x)
+        h = self.input_conv(F.pixel_unshuffle(x, self.patch_size) if self.patch_size > 1 else x)
         skips = [h]
         for layer in self.down:
             h = layer(h) if isinstance(layer, Downsample) else layer(h, embedding, context)
@@ -161,4 +168,5 @@ class UNet(nn.Module):
                 if isinstance(layer, Upsample)
                 else layer(torch.cat([h, skips.pop()], dim=1), embedding, context)
             )
-        return self.output_conv(F.silu(self.output_norm(h)))
+        out = self.output_conv(F.silu(self.output_norm(h)))
+        return F.pixel_shuffle(out, self.patch_size) if self.patch_size > 1 else out

@@ -1,7 +1,9 @@
 """Atomic file writes: write beside the target, flush to disk, then rename over it.
 
 A reader (or a resumed run) sees either the old file or the new one, never half of one, even if
-the process is killed mid-write.
+the process is killed mid-write. A write that fails (no space, a path through a file, a read-only
+file system) raises WriteError, one line naming the path and the operating system's reason, and
+leaves the old file and no temporary one.
 """
 
 from __future__ import annotations
@@ -12,14 +14,54 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from ..errors import UserError
+
+
+class WriteError(UserError):
+    """A file or folder that could not be written: the message names the path and the operating system's reason."""
+
+    def __init__(self, path: str | os.PathLike, error: OSError):
+        self.path, self.reason = Path(path), describe_os_error(error, path)
+        super().__init__(f"cannot write {self.path}: {self.reason}")
+
+
+def describe_os_error(error: OSError, path: str | os.PathLike | None = None) -> str:
+    """The reason an OSError gives, in words: 'No space left on device', or '/a/b is a file, not a folder'.
+
+    A path that runs through a regular file fails as 'File exists' or 'Not a directory'; the file in the way is
+    what a person needs to see, so it is named.
+    """
+    if isinstance(error, (FileExistsError, NotADirectoryError)):
+        failed = Path(path or error.filename or "")
+        # mkdir of an existing file says 'File exists'; a path through a file says 'Not a directory'.
+        in_the_way = failed if isinstance(error, FileExistsError) and failed.is_file() else file_in_the_way(failed)
+        if in_the_way is not None:
+            return f"{in_the_way} is a file, not a folder"
+    return error.strerror or str(error) or type(error).__name__
+
+
+def file_in_the_way(path: Path) -> Path | None:
+    """The nearest strict ancestor of path that exists and is not a folder, or None."""
+    for ancestor in path.parents:
+        if ancestor.exists():
+            return None if ancestor.is_dir() else ancestor
+    return None
+
 
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
-    """Yield a temporary path in target's folder; on success it replaces target, on failure it vanishes."""
+    """Yield a temporary path in target's folder; on success it replaces target, on failure it vanishes.
+
+    The folder is created if needed. Raises WriteError naming target when the folder cannot be made or the
+    temporary file cannot be written (an OSError inside the block included), flushed or renamed into place.
+    """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{suffix}", dir=target.parent)
-    os.close(handle)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{suffix}", dir=target.parent)
+        os.close(handle)
+    except OSError as error:
+        raise WriteError(target, error) from None
     temporary = Path(temporary)
     try:
         yield temporary
@@ -27,6 +69,8 @@ def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
             os.fsync(written.fileno())
         os.chmod(temporary, 0o666 & ~current_umask())  # mkstemp makes 0600 files; give the usual permissions
         os.replace(temporary, target)
+    except OSError as error:
+        raise WriteError(target, error) from None
     finally:
         temporary.unlink(missing_ok=True)
 
@@ -38,9 +82,33 @@ def current_umask() -> int:
 
 
 def write_bytes_atomic(target: str | os.PathLike, data: bytes) -> None:
+    """Replace target by data atomically; raises WriteError (see atomic_path)."""
     with atomic_path(target) as temporary:
         temporary.write_bytes(data)
 
 
 def write_text_atomic(target: str | os.PathLike, text: str) -> None:
+    """Replace target by text (UTF-8) atomically; raises WriteError (see atomic_path)."""
     write_bytes_atomic(target, text.encode("utf-8"))
+
+
+def make_folder(path: str | os.PathLike) -> Path:
+    """Create a folder and its parents if needed; raises WriteError naming it when that fails."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise WriteError(path, error) from None
+    return path
+
+
+def append_text(target: str | os.PathLike, text: str) -> None:
+    """Append text (UTF-8, line endings as given) to target: the one write that is not atomic, for logs a row at a time.
+
+    Raises WriteError naming target when it cannot be opened or written (no space, a folder in its place, ...).
+    """
+    try:
+        with open(target, "a", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+    except OSError as error:
+        raise WriteError(target, error) from None

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
+import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
@@ -17,10 +19,28 @@ def fsync(path: Path) -> None:
         os.fsync(handle.fileno())
 
 
+def save_tensors(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> None:
+    """safetensors' save_file, its I/O failures raised as the OSError they are (no space, file too large, ...).
+
+    safetensors reports them as SafetensorError carrying '(os error N)'; callers, and atomic_path, handle OSError.
+    """
+    try:
+        save_file(tensors, str(path), metadata=metadata)
+    except SafetensorError as error:
+        found = re.search(r"\(os error (\d+)\)", str(error))
+        if found is None:
+            raise
+        number = int(found.group(1))
+        raise OSError(number, os.strerror(number), str(path)) from None
+
+
 def save_weights(model: nn.Module, path: Path) -> None:
-    """A model's state dict (parameters and buffers) as safetensors, written in place (callers make it atomic)."""
+    """A model's state dict (parameters and buffers) as safetensors, written in place (callers make it atomic).
+
+    Raises OSError when the file cannot be written.
+    """
     tensors = {name: tensor.detach().contiguous().cpu() for name, tensor in model.state_dict().items()}
-    save_file(tensors, str(path))
+    save_tensors(tensors, path)
     fsync(path)
 
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
 
 from ..data.cache import cache_directory
-from ..storage.atomic import atomic_path
+from ..storage.atomic import WriteError, atomic_path
+from ..storage.weights import save_tensors
 from .encoder import DEFAULT_MAX_TOKENS, TextEmbedding, TextEncoder
 
 logger = logging.getLogger("unnoise")
@@ -57,9 +57,9 @@ def write_cached(path: Path, key: str, text: str, tokens: torch.Tensor, pooled: 
     tensors = {"tokens": tokens.contiguous(), "pooled": pooled.contiguous()}
     try:
         with atomic_path(path) as temporary:
-            save_file(tensors, str(temporary), metadata={"key": key, "text": text})
-    except OSError as error:
-        logger.warning(f"could not write text embedding cache {path} ({error}); set UNNOISE_CACHE to a writable folder")
+            save_tensors(tensors, temporary, metadata={"key": key, "text": text})
+    except WriteError as error:
+        logger.warning(f"could not write text embedding cache ({error}); set UNNOISE_CACHE to a writable folder")
         return False
     return True
 

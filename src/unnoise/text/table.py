@@ -16,11 +16,11 @@ from pathlib import Path
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
 from tqdm import tqdm
 
 from ..data.cache import cache_directory
-from ..storage.atomic import atomic_path
+from ..storage.atomic import WriteError, atomic_path
+from ..storage.weights import save_tensors
 from .captions import captions_for_dataset
 from .encoder import TextEncoder
 
@@ -112,7 +112,7 @@ def caption_table(
     table = embed_table(encoder, captions, max_tokens, per_image, progress)
     try:
         with atomic_path(path) as temporary:
-            save_file({name: getattr(table, name) for name in TABLE_TENSORS}, str(temporary))
-    except OSError as error:
-        logger.warning(f"could not write caption table cache {path} ({error}); set UNNOISE_CACHE to a writable folder")
+            save_tensors({name: getattr(table, name) for name in TABLE_TENSORS}, temporary)
+    except WriteError as error:
+        logger.warning(f"could not write caption table cache ({error}); set UNNOISE_CACHE to a writable folder")
     return table

@@ -21,13 +21,13 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
 from ..errors import UserError
 from ..runs import MODEL_FILE, STATE_DIR, STEP_PREFIX, checkpoint_step, latest_checkpoint, step_folders
-from ..storage.atomic import atomic_path
-from ..storage.weights import fsync, load_weights, save_weights
+from ..storage.atomic import WriteError, atomic_path, make_folder
+from ..storage.weights import fsync, load_weights, save_tensors, save_weights
 
 __all__ = [
     "MODEL_FILE",
@@ -72,31 +72,54 @@ def save_checkpoint(
     keep: int = 2,
     scaler: torch.amp.GradScaler | None = None,
 ) -> Path:
-    """Write a complete checkpoint for `step`, publish its EMA weights as model.safetensors, keep the newest `keep`."""
+    """Write a complete checkpoint for `step`, publish its EMA weights as model.safetensors, keep the newest `keep`.
+
+    Raises WriteError naming the folder or file that could not be written (no space, ...); the checkpoints and the
+    model.safetensors written before stay as they were, and no temporary folder is left behind.
+    """
     run_dir = Path(run_dir)
     state_dir = run_dir / STATE_DIR
-    state_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(state_dir)
     final = state_dir / f"{STEP_PREFIX}{step:07d}"
     if not final.exists():  # a step's state is a function of the step, so an existing folder already holds it
-        temporary = state_dir / f".tmp-{final.name}-{os.getpid()}"
-        shutil.rmtree(temporary, ignore_errors=True)
-        temporary.mkdir()
-        save_weights(model, temporary / "model.safetensors")
-        save_weights(ema_model, temporary / "ema.safetensors")
-        optimizer_tensors, optimizer_rest = optimizer_to_files(optimizer)
-        save_file(optimizer_tensors, str(temporary / "optimizer.safetensors"))
-        fsync(temporary / "optimizer.safetensors")
-        scaler_state = scaler.state_dict() if scaler is not None and scaler.is_enabled() else None
-        trainer_state = {"step": step, "optimizer": optimizer_rest, "grad_scaler": scaler_state}
-        (temporary / "trainer.json").write_text(json.dumps(trainer_state, indent=1))
-        fsync(temporary / "trainer.json")
-        os.rename(temporary, final)
+        write_checkpoint_folder(final, step, model, ema_model, optimizer, scaler)
     publish_model(final / "ema.safetensors", run_dir / MODEL_FILE)
     for old in step_folders(run_dir)[: -max(keep, 1)]:
         shutil.rmtree(old, ignore_errors=True)
     for leftover in state_dir.glob(".tmp-*"):  # from writes that a kill interrupted
         shutil.rmtree(leftover, ignore_errors=True)
     return final
+
+
+def write_checkpoint_folder(
+    final: Path,
+    step: int,
+    model: nn.Module,
+    ema_model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler | None,
+) -> None:
+    """Fill a hidden folder beside `final`, then rename it to `final`: readers see a complete checkpoint or none.
+
+    Raises WriteError naming `final` when any file cannot be written, after removing the hidden folder.
+    """
+    temporary = final.parent / f".tmp-{final.name}-{os.getpid()}"
+    try:
+        shutil.rmtree(temporary, ignore_errors=True)
+        temporary.mkdir()
+        save_weights(model, temporary / "model.safetensors")
+        save_weights(ema_model, temporary / "ema.safetensors")
+        optimizer_tensors, optimizer_rest = optimizer_to_files(optimizer)
+        save_tensors(optimizer_tensors, temporary / "optimizer.safetensors")
+        fsync(temporary / "optimizer.safetensors")
+        scaler_state = scaler.state_dict() if scaler is not None and scaler.is_enabled() else None
+        trainer_state = {"step": step, "optimizer": optimizer_rest, "grad_scaler": scaler_state}
+        (temporary / "trainer.json").write_text(json.dumps(trainer_state, indent=1))
+        fsync(temporary / "trainer.json")
+        os.rename(temporary, final)
+    except OSError as error:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise WriteError(final, error) from None
 
 
 def publish_model(source: Path, target: Path) -> None:

@@ -17,7 +17,7 @@ from ..errors import check
 from ..metrics.images import as_reference, evaluate_images
 from ..runs import EVAL_COLUMNS, EVAL_LOG_FILE, JSON_LOG_FILE, LOG_FILE, read_log
 from ..sampling.settings import SampleSettings
-from ..storage.atomic import write_text_atomic
+from ..storage.atomic import append_text, write_text_atomic
 from ..viz import line_chart, save_png, titled_panels
 from .hooks import Hook, TensorBoardHook
 
@@ -34,8 +34,12 @@ class EvalHook(Hook):
         self.every, self.path = train.eval_every, trainer.run_dir / EVAL_LOG_FILE
         self.reference = as_reference(train.eval_ref)
         size = trainer.config.data.image_size
-        check(self.reference.image_size == size, f"train.eval_ref holds statistics of {self.reference.image_size}px images "
-              f"but the run draws {size}px images; make them at {size}px with fid-stats", "train.eval_ref")  # fmt: skip
+        check(
+            self.reference.image_size == size,
+            f"train.eval_ref holds statistics of {self.reference.image_size}px images "
+            f"but the run draws {size}px images; make them at {size}px with fid-stats",
+            "train.eval_ref",
+        )
         kept = [row for row in read_log(self.path) if int(row["step"]) <= trainer.step]
         write_text_atomic(self.path, csv_text([[row[column] for column in EVAL_COLUMNS] for row in kept]))
         logged = [row for row in read_log(trainer.run_dir / LOG_FILE) if int(row["step"]) <= trainer.step]
@@ -57,19 +61,28 @@ class EvalHook(Hook):
         settings = SampleSettings(n=train.eval_n, seed=train.seed, batch_size=min(train.eval_n, 256))
         images = trainer.objective.generate(trainer.ema.model, settings)
         measured = evaluate_images(images, self.reference, trainer.device, progress=False)
-        row = {"step": trainer.step, "images_seen": trainer.step * trainer.global_batch, "minutes": round(minutes, 2),
-               "kid": measured["kid"], "kid_std": measured["kid_std"], "fid": measured["fid"], "n": measured["n"],
-               "seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
-        with open(self.path, "a", newline="") as handle:
-            csv.writer(handle).writerow([row[column] for column in EVAL_COLUMNS])
-        with open(trainer.run_dir / JSON_LOG_FILE, "a") as handle:
-            handle.write(json.dumps(row) + "\n")
+        row = {
+            "step": trainer.step,
+            "images_seen": trainer.step * trainer.global_batch,
+            "minutes": round(minutes, 2),
+            "kid": measured["kid"],
+            "kid_std": measured["kid_std"],
+            "fid": measured["fid"],
+            "n": measured["n"],
+            "seconds": round(time.perf_counter() - started, 1),
+        }
+        line = io.StringIO()
+        csv.writer(line).writerow([row[column] for column in EVAL_COLUMNS])
+        append_text(self.path, line.getvalue())
+        append_text(trainer.run_dir / JSON_LOG_FILE, json.dumps(row) + "\n")
         for hook in trainer.hooks:
             if isinstance(hook, TensorBoardHook):
                 for name in ("kid", "fid"):
                     hook.writer.add_scalar(name, row[name], trainer.step)
-        log.info(f"step {row['step']}: KID {row['kid']:.4f} +- {row['kid_std']:.4f}, FID {row['fid']:.1f} "
-                 f"(n = {row['n']}; measuring took {row['seconds']:.0f} s, NFE {trainer.objective.nfe(settings)} per image)")  # fmt: skip
+        log.info(
+            f"step {row['step']}: KID {row['kid']:.4f} +- {row['kid_std']:.4f}, FID {row['fid']:.1f} "
+            f"(n = {row['n']}; measuring took {row['seconds']:.0f} s, NFE {trainer.objective.nfe(settings)} per image)"
+        )
         self.last_step = trainer.step
         write_quality_curve(trainer.run_dir)
         return row
@@ -91,8 +104,15 @@ def write_quality_curve(run_dir: Path) -> Path | None:
     columns = {name: [float(row[name]) for row in rows] for name in ("images_seen", "minutes", "kid", "fid")}
     n = rows[-1]["n"]
     panels = [
-        line_chart({f"KID x 1000 (n={n})": (columns[x], [1000 * kid for kid in columns["kid"]]),
-                    f"FID (n={n})": (columns[x], columns["fid"])}, title, x_label=x, log_y=True)
+        line_chart(
+            {
+                f"KID x 1000 (n={n})": (columns[x], [1000 * kid for kid in columns["kid"]]),
+                f"FID (n={n})": (columns[x], columns["fid"]),
+            },
+            title,
+            x_label=x,
+            log_y=True,
+        )
         for x, title in (("images_seen", "quality against images seen"), ("minutes", "quality against minutes"))
-    ]  # fmt: skip
+    ]
     return save_png(titled_panels(panels, ["against training images", "against minutes"]), run_dir / CURVE_FILE)

@@ -17,7 +17,7 @@ import torch
 from tqdm import tqdm
 
 from ..runs import JSON_LOG_FILE, LOG_COLUMNS, LOG_FILE, read_lines, read_log
-from ..storage.atomic import write_text_atomic
+from ..storage.atomic import append_text, write_text_atomic
 from ..viz import display_scale, image_grid, line_chart, save_png
 
 
@@ -124,10 +124,10 @@ class LogHook(Hook):
             ),
             "elapsed_s": round(self.elapsed_before + now - self.started, 1),
         }
-        with open(self.path, "a", newline="") as handle:
-            csv.writer(handle).writerow([row[column] for column in LOG_COLUMNS])
-        with open(self.json_path, "a") as handle:
-            handle.write(json.dumps(row) + "\n")
+        csv_row = io.StringIO()
+        csv.writer(csv_row).writerow([row[column] for column in LOG_COLUMNS])
+        append_text(self.path, csv_row.getvalue())  # WriteError (one line, exit 2) when the disk is full
+        append_text(self.json_path, json.dumps(row) + "\n")
         self.interval_start, self.interval_first_step = now, trainer.step
 
 

@@ -9,32 +9,39 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..data.transforms import center_square_box, crop_and_resize, images_from_model_range, load_rgb, to_model_range
+from ..data.decoding import open_image
+from ..data.transforms import center_square_box, crop_and_resize, images_from_model_range, to_model_range
 from ..diffusion.process import q_sample
 from ..diffusion.schedules import NoiseSchedule, make_schedule
 from ..errors import UserError
 from . import labelled_rows
 
 
+def noising_timesteps(total: int) -> list[int]:
+    """Seven timesteps from the data to pure noise, spread as the classic strip is: 0, T/20, T/10, T/5, 2T/5, 7T/10,
+    T-1 (for T = 1000: 0, 50, 100, 200, 400, 700, 999)."""
+    return sorted({0, total // 20, total // 10, total // 5, 2 * total // 5, 7 * total // 10, total - 1})
+
+
 def noising_strip(
-    image_path: str | Path,
-    timesteps: Sequence[int] = (0, 50, 100, 200, 400, 700, 999),
-    schedule: str = "linear",
+    image: str | Path | bytes,
+    timesteps: Sequence[int] | None = None,
+    schedule: str | NoiseSchedule = "linear",
     num_timesteps: int = 1000,
     size: int = 64,
     seed: int = 0,
+    max_pixels: int | None = None,
 ) -> Image.Image:
-    """The forward process as a picture: an image and one noise at growing t, x_t = sqrt(ab) x_0 + sqrt(1-ab) eps."""
-    path = Path(image_path)
-    try:
-        picture = load_rgb(path)
-    except FileNotFoundError:
-        raise UserError(f"no such image: {path}") from None
-    except (OSError, ValueError, Image.DecompressionBombError) as error:
-        raise UserError(f"cannot read {path} as an image ({type(error).__name__})") from None
-    return noising_strip_from_image(
-        square_pixels(picture, size), timesteps, make_schedule(schedule, num_timesteps), seed
-    )
+    """The forward process as a picture: an image and one noise at growing t, x_t = sqrt(ab) x_0 + sqrt(1-ab) eps.
+
+    image: a path or an image file's bytes, read by data.decoding.open_image (EXIF orientation applied; larger than
+    max_pixels refused before decoding). schedule: a run's own NoiseSchedule (run.schedule), or a schedule's name
+    with num_timesteps T and the default betas. timesteps: default noising_timesteps(T). The image's centre square
+    is shown at size x size. Raises UserError for an unreadable image or a timestep outside 0..T-1.
+    """
+    noise_schedule = schedule if isinstance(schedule, NoiseSchedule) else make_schedule(schedule, num_timesteps)
+    picture = open_image(image, max_pixels)
+    return noising_strip_from_image(square_pixels(picture, size), timesteps, noise_schedule, seed)
 
 
 def square_pixels(picture: Image.Image, size: int) -> torch.Tensor:
@@ -44,13 +51,15 @@ def square_pixels(picture: Image.Image, size: int) -> torch.Tensor:
 
 def noising_strip_from_image(
     image: torch.Tensor,
-    timesteps: Sequence[int] = (0, 50, 100, 200, 400, 700, 999),
+    timesteps: Sequence[int] | None = None,
     schedule: NoiseSchedule | None = None,
     seed: int = 0,
 ) -> Image.Image:
-    """noising_strip for one uint8 image (3, H, W) already in memory, under `schedule` (default: linear, T = 1000)."""
+    """noising_strip for one uint8 image (3, H, W) already in memory, under `schedule` (default: linear, T = 1000),
+    at `timesteps` (default noising_timesteps(T))."""
     noise_schedule = schedule or make_schedule()
     num_timesteps = noise_schedule.timesteps
+    timesteps = noising_timesteps(num_timesteps) if timesteps is None else timesteps
     bad = [t for t in timesteps if not 0 <= t < num_timesteps]
     if bad:
         raise UserError(

@@ -17,19 +17,19 @@ import logging
 from importlib import resources
 from pathlib import Path
 
-from PIL import Image
-
 from ..api import Run, load_run
-from ..data.transforms import to_rgb
 from ..diffusion.guidance import DEFAULT_GUIDANCE
 from ..diffusion.samplers import SAMPLERS
 from ..errors import UserError
-from ..viz.noising import noising_strip_from_image, square_pixels
+from ..viz.noising import noising_strip
 from .jobs import GenerationRequest, Job, JobQueue, Limits, QueueFull
 
 log = logging.getLogger("unnoise")
 
 MAX_UPLOAD_BYTES = 10 * 2**20
+# Pixels cost memory, bytes do not tell how many: a 140 KB PNG can hold 12000x12000 (690 MB decoded). 40 megapixels
+# takes any camera's photo (8K video frames are 33) and decodes in about 120 MB as RGB.
+MAX_UPLOAD_PIXELS = 40_000_000
 INSTALL_HINT = "the web page needs the `web` extra: pip install 'unnoise[web]' (fastapi, uvicorn, python-multipart)"
 
 
@@ -38,11 +38,6 @@ def require_web_packages() -> None:
 
     if not all(importlib.util.find_spec(name) for name in ("fastapi", "uvicorn", "python_multipart")):
         raise UserError(INSTALL_HINT)
-
-
-def noising_timesteps(total: int) -> list[int]:
-    """Seven timesteps from the data to pure noise, spread as the classic strip is (0, T/20, ..., T-1)."""
-    return sorted({0, total // 20, total // 10, total // 5, 2 * total // 5, 7 * total // 10, total - 1})
 
 
 def run_info(run: Run, limits: Limits) -> dict:
@@ -83,19 +78,17 @@ def job_state(job: Job, jobs: JobQueue) -> dict:
 
 
 def noising_png(data: bytes, run: Run) -> bytes:
-    """The forward process of an uploaded picture under the run's schedule, as a PNG strip."""
+    """The forward process of an uploaded picture under the run's own schedule, as a PNG strip.
+
+    The upload is read as every entry point reads an image (noising_strip, data.decoding.open_image): EXIF orientation
+    applied, and refused from its header when above MAX_UPLOAD_PIXELS. Raises UserError (one line for the page) for an
+    empty, too large or unreadable upload.
+    """
     if not data:
         raise UserError("the upload is empty: choose an image file")
     if len(data) > MAX_UPLOAD_BYTES:
         raise UserError(f"the image is larger than {MAX_UPLOAD_BYTES // 2**20} MB")
-    try:
-        picture = to_rgb(Image.open(io.BytesIO(data)))
-        picture.load()
-    except (OSError, ValueError, Image.DecompressionBombError):
-        raise UserError("that file is not an image Pillow can read (PNG, JPEG, ...)") from None
-    pixels = square_pixels(picture, run.config.data.image_size)
-    schedule = run.schedule  # the run's own: every diffusion setting, not only its name and T
-    strip = noising_strip_from_image(pixels, noising_timesteps(schedule.timesteps), schedule)
+    strip = noising_strip(data, schedule=run.schedule, size=run.config.data.image_size, max_pixels=MAX_UPLOAD_PIXELS)
     buffer = io.BytesIO()
     strip.save(buffer, format="PNG")
     return buffer.getvalue()
