@@ -23,6 +23,7 @@ def config(**changes):
         attention_heads=1,
         dropout=0.0,
         scale_shift=False,
+        patch_size=1,
     )
     values.update(changes)
     return SimpleNamespace(**values)
