@@ -13,6 +13,7 @@ from pathlib import Path
 from .config import RunConfig, validate
 from .data import open_dataset
 from .errors import UserError
+from .families import objective_for
 from .metrics.faithfulness import faithfulness
 from .metrics.quality import evaluate, evaluate_run
 from .models import build_model, count_parameters
@@ -20,7 +21,7 @@ from .runs import CONFIG_FILE, RESUMABLE, Run, holds_run, load_run
 from .sampling.settings import SampleSettings
 from .train.conditions import training_conditions
 from .train.distributed import init_distributed
-from .train.eval_hook import EvalHook
+from .train.eval_hook import EvalHook, reference_for_training
 from .train.hooks import CheckpointHook, LogHook, ProgressHook, SampleGridHook, TensorBoardHook, tensorboard_available
 from .train.trainer import Trainer
 
@@ -71,6 +72,10 @@ def train(
             settings=("data.source",),
         )
     build_model(config.model, config.data.image_size)  # reject impossible shapes before decoding any data
+    objective_for(config).check_config()  # and sampling defaults the run could never use
+    if config.train.eval_every:
+        reference_for_training(config)  # a missing or wrong-size reference, before anything is written
+    run_dir.mkdir(parents=True, exist_ok=True)
     distributed, device = init_distributed(config.train.device)
     dataset = open_dataset(
         config.data.source, config.data.image_size, config.data.split, progress=progress and distributed.is_main
@@ -115,7 +120,9 @@ def condition_summary(config: RunConfig) -> str:
 
 
 def prepare_run_folder(run_dir: Path, config: RunConfig | None, resume: bool) -> RunConfig:
-    """The config to train with: the saved one on resume (with allowed changes), else the given one (new folder)."""
+    """The config to train with: the saved one on resume (with allowed changes), else the given one (for a new run).
+
+    Creates nothing: train() makes the folder once every check has passed."""
     if resume:
         if not holds_run(run_dir):
             raise UserError(f"nothing to resume in {run_dir}: it holds no run (no {CONFIG_FILE})")
@@ -132,5 +139,4 @@ def prepare_run_folder(run_dir: Path, config: RunConfig | None, resume: bool) ->
         raise UserError(f"out {run_dir} is a file, not a folder", settings=("out",))
     if config is None:
         raise UserError("train() needs a config (e.g. unnoise.preset('demo')) unless it resumes a run")
-    run_dir.mkdir(parents=True, exist_ok=True)
     return config

@@ -51,6 +51,9 @@ RESUMABLE = {
     "train.max_minutes",
     "train.precision",
     "train.compile",
+    "train.eval_every",
+    "train.eval_n",
+    "train.eval_ref",
 }
 
 

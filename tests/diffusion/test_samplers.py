@@ -63,7 +63,15 @@ def draw_now(sampler, steps, prediction="eps", seed=1, n=1000, **options):
 
 
 # Enough steps for each sampler's discretisation error to fall below the Monte Carlo error here.
-ENOUGH_STEPS = {"ddpm": 1000, "ddim": 250, "euler": 250, "dpmpp_2m": 250, "dpmpp_2m_sde": 1000, "heun": 50, "midpoint": 50}
+ENOUGH_STEPS = {
+    "ddpm": 1000,
+    "ddim": 250,
+    "euler": 250,
+    "dpmpp_2m": 250,
+    "dpmpp_2m_sde": 1000,
+    "heun": 50,
+    "midpoint": 50,
+}
 
 
 @pytest.mark.parametrize("sampler", sorted(SAMPLERS))

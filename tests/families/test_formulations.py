@@ -162,3 +162,17 @@ def test_settings_that_belong_to_ddpm_are_refused_for_the_other_formulations(tmp
         unnoise.train(config_for("edm", prediction="v"), out=tmp_path / "run", progress=False)
     with pytest.raises(unnoise.UserError, match="spacing uniform does not apply to objective edm"):
         objective_for(config_for("edm")).grid(SampleSettings(sampler="heun", steps=4, spacing="uniform"))
+
+
+def test_a_ddpm_schedule_that_does_not_reach_noise_warns_with_its_terminal_signal(caplog):
+    """T = 10 linear keeps alpha_bar_T = 0.90 of the image's variance; T = 1000 ends at 4e-5 and says nothing."""
+    with caplog.at_level("WARNING", logger="unnoise"):
+        objective_for(config_for("ddpm", timesteps=10)).check_config()
+    warned = [record.getMessage() for record in caplog.records]
+    expected = objective_for(config_for("ddpm", timesteps=10)).schedule.alpha_bar[-1].item()
+    assert len(warned) == 1 and f"alpha_bar_T = {expected:.3g}" in warned[0] and "diffusion.timesteps" in warned[0]
+    assert expected == pytest.approx(0.90, abs=0.01)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="unnoise"):
+        objective_for(config_for("ddpm", timesteps=1000)).check_config()
+    assert not caplog.records

@@ -107,7 +107,7 @@ def test_cli_trains_and_samples_a_gan_and_refuses_diffusion_only_flags(tmp_path,
     assert "GAN, NFE 1 per image" in capsys.readouterr().out and (tmp_path / "grid.png").is_file()
     assert main(["sample", str(run), "--n", "4", "--steps", "20"]) == 2
     error = one_line_error(capsys)
-    assert "GAN run" in error and "--steps do not apply" in error
+    assert "GAN run" in error and "--steps does not apply" in error
     assert main(["train", "--model", "gan", *flags, "--condition", "attributes", "--out", str(tmp_path / "c")]) == 2
     assert "leave out --condition" in one_line_error(capsys)
     assert main(["train", "--model", "flow", *flags, "--out", str(tmp_path / "f")]) == 2

@@ -48,6 +48,8 @@ def test_page_and_info(client_for):
     assert page.status_code == 200 and "Generate" in page.text and "/api/generate" in page.text
     info = client.get("/api/info").json()
     assert info["family"] == "diffusion" and info["condition"] == "none" and "dpmpp_2m" in info["samplers"]
+    # The page starts from the run's own sampling: DDPM's 50 ancestral steps, cut to the server's 20.
+    assert (info["default_sampler"], info["default_steps"]) == ("ddpm", 20)
     assert info["limits"] == {"max_images": 4, "max_steps": 20, "queue_size": 2, "max_guidance": 20.0}
 
 

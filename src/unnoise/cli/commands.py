@@ -23,7 +23,7 @@ from ..metrics.faithfulness import faithfulness, markdown_table, write_faithfuln
 from ..storage.atomic import describe_os_error
 from ..train.distributed import is_main_process, shutdown_distributed
 from ..viz import save_grid, save_images, save_png
-from ..viz.noising import noising_strip
+from ..viz.noising import forward_process_schedule, noising_strip
 from .demo import demo
 from .flags import as_flags, attach_dashed_values, config_overrides, sample_fields
 from .parser import build_parser
@@ -66,6 +66,8 @@ def command_train(arguments: argparse.Namespace) -> int:
 def command_sample(arguments: argparse.Namespace) -> int:
     run = api.load_run(arguments.run, device=arguments.device)
     settings = run.settings(**sample_fields(arguments))
+    if arguments.trajectory and run.objective.draws_in_one_pass:  # refuse before any work is done or written
+        run.objective.check_sampling(settings, on_step=print)
     started = time.perf_counter()
     images = run.sample(settings)
     seconds = time.perf_counter() - started
@@ -102,9 +104,14 @@ def command_noise(arguments: argparse.Namespace) -> int:
         if arguments.schedule is not None or arguments.num_timesteps is not None:
             raise UserError("--run brings the run's own schedule: leave out --schedule and --num-timesteps")
         run = api.load_run(arguments.run, device="cpu")
-        if run.family != "diffusion":
-            raise UserError(f"{arguments.run} is a {run.family} run: it has no forward process to picture")
+        forward_process_schedule(run)
         schedule, size = run.schedule, run.config.data.image_size
+    if arguments.num_timesteps is not None and arguments.num_timesteps < 2:
+        raise UserError(f"--num-timesteps must be at least 2, got {arguments.num_timesteps}")
+    if arguments.timesteps is not None and not arguments.timesteps:
+        raise UserError("--timesteps needs at least one timestep, e.g. 0,100,500,999")
+    if arguments.size is not None and arguments.size < 8:
+        raise UserError(f"--size must be at least 8, got {arguments.size}")
     strip = noising_strip(
         arguments.image,
         arguments.timesteps,

@@ -12,10 +12,14 @@ import math
 import re
 from typing import Any, Sequence
 
-from ..config import DERIVED_FIELDS, SECTIONS
+from ..config import CONDITION_KINDS, DERIVED_FIELDS, OBJECTIVES, SECTIONS, TIME_SAMPLINGS
 from ..diffusion.grids import SPACINGS
 from ..diffusion.guidance import DEFAULT_GUIDANCE
+from ..diffusion.losses import LOSS_NAMES, WEIGHTINGS
+from ..diffusion.parameterization import PREDICTIONS
 from ..diffusion.samplers import SAMPLERS, VARIANCES
+from ..diffusion.schedules import SCHEDULE_NAMES
+from ..models import ARCHITECTURES, FAMILIES
 from ..sampling.settings import SampleSettings
 
 # Where a setting's own name would make too vague a flag.
@@ -29,6 +33,22 @@ FLAG_NAMES = {
 }
 # Flags whose values may start with "-": attribute requests (-Male) and free text (a prompt like "-glasses").
 FLAGS_TAKING_DASHED_VALUES = {"--attrs", "--request", "--prompt", "--negative-prompt"}
+
+
+# The values of the settings that name a choice, for --help (config.validate checks them).
+SETTING_VALUES = {
+    "diffusion.objective": OBJECTIVES,
+    "diffusion.time_sampling": TIME_SAMPLINGS,
+    "diffusion.schedule": SCHEDULE_NAMES,
+    "diffusion.prediction": PREDICTIONS,
+    "diffusion.weighting": WEIGHTINGS,
+    "diffusion.loss": LOSS_NAMES,
+    "sampling.sampler": SAMPLERS,
+    "sampling.spacing": SPACINGS,
+    "condition.kind": CONDITION_KINDS,
+    "model.family": FAMILIES,
+    "model.architecture": ARCHITECTURES,
+}
 
 
 def flag_of(setting: str) -> str:
@@ -80,6 +100,9 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
                 options.update(type=int_tuple, metavar="N,N,...")
             else:
                 options.update(type=type(default), metavar=field.name.upper())
+            if setting in SETTING_VALUES:
+                shown = default or "the objective's"
+                options["help"] = "one of " + ", ".join(SETTING_VALUES[setting]) + f" (default {shown})"
             group.add_argument(flag_of(setting), **options)
 
 
@@ -93,17 +116,20 @@ def add_sample_flags(
 ) -> None:
     """The flags of SampleSettings: what to draw, by which solver on which grid, and what to ask."""
     parser.add_argument("--n", type=int, default=n, help=f"number of images (default {n if n else 'the reference n'})")
-    parser.add_argument("--seed", type=int, default=0, help="image k of a seed is the same at any --n and --batch-size")
-    parser.add_argument("--batch-size", type=int, default=64, help="images per network call (memory, not results)")
-    parser.add_argument("--sampler", default=None, choices=SAMPLERS, help="solver (default ddpm)")
     parser.add_argument(
-        "--steps", type=int, default=None, help=steps_help or "solver steps (default: all T); NFE is printed"
+        "--seed", type=int, default=None, help="image k of a seed is the same at any --n and --batch-size (default 0)"
     )
     parser.add_argument(
-        "--spacing",
-        choices=SPACINGS,
-        default=None,
-        help="grid of noise levels (default karras for euler/heun, else uniform)",
+        "--batch-size", type=int, default=None, help="images per network call: memory, not results (default 64)"
+    )
+    parser.add_argument(
+        "--sampler", default=None, choices=SAMPLERS, help="solver (default: the run's, printed with its NFE)"
+    )
+    parser.add_argument(
+        "--steps", type=int, default=None, help=steps_help or "solver steps (default: the run's); NFE is printed"
+    )
+    parser.add_argument(
+        "--spacing", choices=SPACINGS, default=None, help="grid of noise levels (default: the run's, for its sampler)"
     )
     parser.add_argument("--rho", type=float, default=None, help="karras spacing exponent (default 7)")
     parser.add_argument("--eta", type=float, default=None, help="ddim: 0 deterministic, 1 = ddpm")
@@ -117,20 +143,18 @@ def add_sample_flags(
         parser.add_argument(
             "--guidance",
             type=float,
-            default=DEFAULT_GUIDANCE,
+            default=None,
             help=f"classifier-free guidance scale w: 1 = conditional model alone, larger = more faithful "
             f"(default {DEFAULT_GUIDANCE})",
         )
 
 
 def sample_fields(arguments: argparse.Namespace) -> dict[str, Any]:
-    """The SampleSettings fields the flags set away from their defaults: what the user asked for, and nothing else."""
-    defaults = SampleSettings()
+    """The SampleSettings fields the user gave a flag for (flags left out are None: the API's defaults apply)."""
     return {
         field.name: getattr(arguments, field.name)
         for field in dataclasses.fields(SampleSettings)
         if getattr(arguments, field.name, None) is not None
-        and getattr(arguments, field.name) != getattr(defaults, field.name)
     }
 
 

@@ -267,12 +267,15 @@ SOLVERS: dict[str, Solver] = {
 SAMPLERS = tuple(SOLVERS)
 
 
-def count_nfe(sampler: str, steps: int) -> int:
-    """Network evaluations a solver spends on `steps` steps of a grid ending at 0 (Heun's last step is a plain Euler
-    step).
+def count_nfe(sampler: str, steps: int, starts_at_infinity: bool = False) -> int:
+    """Network evaluations a solver spends on `steps` steps of a grid ending at 0.
+
+    Heun and midpoint spend 2 per step, but their last step (to 0), and a first step from sigma = inf, are plain
+    Euler steps of 1.
     """
     per_step = SOLVERS[sampler].evaluations_per_step
-    return per_step * steps - (per_step - 1)
+    euler_steps = min(steps, 1 + int(starts_at_infinity and steps > 1))
+    return per_step * steps - (per_step - 1) * euler_steps
 
 
 def is_stochastic(sampler: str, options: dict) -> bool:

@@ -26,6 +26,7 @@ class Objective:
     adam_betas: tuple[float, float] = (0.9, 0.999)
     scales_out = True  # trains under torchrun, with accumulation, compile and fp16
     draws_in_one_pass = False  # samples without a solver: takes no sampler, steps or request
+    max_steps: int | None = 1  # the most solver steps a request may ask for (None: no bound of the objective's own)
 
     def __init__(self, config) -> None:
         self.config = config
@@ -70,6 +71,9 @@ class Objective:
         """The settings with what they leave open filled in from the run's defaults."""
         return settings
 
+    def check_config(self) -> None:
+        """Refuse settings of the run's config this objective cannot use, before training starts."""
+
     def check_sampling(self, settings: SampleSettings, on_step) -> None:
         """Refuse settings this family cannot use (UserError naming them)."""
 
@@ -108,11 +112,16 @@ class OnePassObjective(Objective):
     scales_out = False
     draws_in_one_pass = True
 
+    def resolve(self, settings: SampleSettings) -> SampleSettings:
+        self.check_sampling(settings, on_step=None)  # before validate(): name what does not apply, not a solver's rule
+        return settings
+
     def check_sampling(self, settings: SampleSettings, on_step) -> None:
         given = settings.sampling_options_given() + (["intermediate steps"] if on_step is not None else [])
         if given:
+            verb = "does" if len(given) == 1 and given[0] != "intermediate steps" else "do"
             raise UserError(
-                f"a {self.network_name} run draws in one network pass, so {', '.join(given)} do not apply",
+                f"a {self.network_name} run draws in one network pass, so {', '.join(given)} {verb} not apply",
                 settings=tuple(name for name in given if name != "intermediate steps"),
             )
 

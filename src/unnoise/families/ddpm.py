@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import torch
 from torch import nn
 
@@ -12,15 +14,37 @@ from ..diffusion.samplers import SOLVERS
 from ..diffusion.schedules import schedule_of
 from .denoising import DenoisingObjective, conditioned
 
+log = logging.getLogger("unnoise")
+# Above this alpha_bar_T the noisiest training step keeps a visible image (sqrt 0.01 = 10%): Lin et al. 2024 show
+# the mismatch with sampling's pure-noise start; T = 1000 linear ends at 4e-5, the article's T = 300 at 0.05.
+TERMINAL_SIGNAL_WARNING = 0.01
+
 
 class DDPMObjective(DenoisingObjective):
     spacings = SPACINGS
-    default_sampler, default_steps = "ddpm", None
+    # 50 ancestral steps: at 20-100 NFE ancestral DDPM beat every deterministic solver on the CPU-trained models, and
+    # all T = 1000 steps were worse than 20 or 50 (benchmarks/RESULTS.md, the sampler race and the recipe table).
+    default_sampler, default_steps = "ddpm", 50
 
     def __init__(self, config) -> None:
         super().__init__(config)
         self.schedule = schedule_of(config.diffusion)
+        self.max_steps = self.schedule.timesteps
+        self.default_steps = min(type(self).default_steps, self.schedule.timesteps)  # a short schedule: all of it
         self._alpha_bar: dict[torch.device, torch.Tensor] = {}
+
+    def check_config(self) -> None:
+        """Also warn when the schedule's last step keeps much of the image: sampling starts from pure noise anyway."""
+        super().check_config()
+        terminal = self.schedule.alpha_bar[-1].item()
+        if terminal > TERMINAL_SIGNAL_WARNING:
+            d = self.config.diffusion
+            log.warning(
+                f"the {d.schedule} schedule with {d.timesteps} timesteps ends at alpha_bar_T = {terminal:.3g}: "
+                f"x_T keeps sqrt(alpha_bar_T) = {terminal**0.5:.2f} of the image, but sampling starts from pure noise, "
+                "which this model never sees in training. Raise diffusion.timesteps or diffusion.beta_end, or set "
+                "diffusion.zero_terminal_snr (with diffusion.prediction v)"
+            )
 
     def alpha_bar_on(self, device: torch.device) -> torch.Tensor:
         # float64 where the device has it (Apple's MPS does not); q_sample casts to the images' dtype anyway.

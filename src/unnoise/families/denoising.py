@@ -6,6 +6,7 @@ of noise levels and its default sampling.
 
 from __future__ import annotations
 
+import math
 from functools import partial
 
 import torch
@@ -32,6 +33,7 @@ class DenoisingObjective(Objective):
     default_sampler = "ddpm"
     default_steps: int | None = None  # None: the formulation's full grid
     spacings: tuple[str, ...] = ()  # the grids this formulation offers
+    max_steps: int | None = None
 
     def __init__(self, config) -> None:
         super().__init__(config)
@@ -62,6 +64,22 @@ class DenoisingObjective(Objective):
         steps = settings.steps if settings.steps is not None else (stored.steps or self.default_steps)
         spacing = settings.spacing or stored.spacing or self.preferred_spacing(sampler)
         return settings.replace(sampler=sampler, steps=steps, spacing=spacing)
+
+    def check_config(self) -> None:
+        """Refuse stored sampling defaults this formulation cannot use, before any training (UserError naming them)."""
+        stored = self.config.sampling
+        if stored.spacing and stored.spacing not in self.spacings:
+            raise UserError(
+                f"sampling.spacing {stored.spacing} does not apply to diffusion.objective "
+                f"{self.config.diffusion.objective}; it takes {', '.join(self.spacings)}",
+                settings=("sampling.spacing", "diffusion.objective"),
+            )
+        try:
+            self.grid(self.resolve(SampleSettings()))
+        except UserError as error:
+            raise UserError(
+                f"sampling.steps {stored.steps} does not fit this run: {error}", settings=("sampling.steps",)
+            )
 
     def grid(self, settings: SampleSettings) -> torch.Tensor:
         """The noise levels of resolved settings (UserError for a spacing this formulation does not offer)."""
@@ -99,7 +117,8 @@ class DenoisingObjective(Objective):
 
     def nfe(self, settings: SampleSettings) -> int:
         settings = self.resolve(settings)
-        return count_nfe(settings.solver_name, self.solver_steps(settings))
+        grid = self.grid(settings)
+        return count_nfe(settings.solver_name, len(grid) - 1, starts_at_infinity=math.isinf(grid[0].item()))
 
     def describe_sampling(self, settings: SampleSettings) -> str:
         settings = self.resolve(settings)

@@ -15,7 +15,8 @@ from .denoising import DenoisingObjective, conditioned
 
 class FlowObjective(DenoisingObjective):
     spacings = ("uniform", "karras")  # uniform: equal steps in t from 1 to 0; karras: rho-spaced sigma = t / (1 - t)
-    default_sampler, default_steps = "euler", 50
+    # 20 Euler steps: on celeba32 at 1,400 steps FID 71.0, against 75.2 for Heun at 19 NFE (benchmarks/RESULTS.md).
+    default_sampler, default_steps = "euler", 20
 
     def training_draws(self, generator: torch.Generator, count: int, device: torch.device) -> dict[str, torch.Tensor]:
         """t ~ U(0, 1) or logit-normal, and eps ~ N(0, I) for each image."""

@@ -24,18 +24,25 @@ AttributeRequest = str | list[str] | tuple[str, ...] | dict[str, bool]
 SOLVER_OPTIONS = ("eta", "variance")  # options of one solver each; `spacing` and `rho` shape the grid of any solver
 
 
+def is_number(value: Any) -> bool:
+    """A finite int or float (not a bool, not a string)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 @dataclass(frozen=True)
 class SampleSettings:
     """How to draw images from a run. None means "the run's default" (see each field).
 
     n: images to draw. seed: image k of seed s is the same whatever n, batch_size or device count (each image
     draws from its own generator, seeded by (s, k)). batch_size: images per network call (memory, not results).
-    sampler: ddpm | ddim | dpmpp_2m | dpmpp_2m_sde | euler | heun (None: ddpm for diffusion runs; VAE and GAN runs
-    take none). steps: solver steps K, the same meaning for every sampler (None: all T timesteps); NFE = K, or
-    2K - 1 for heun. spacing: the grid of noise levels, uniform | quadratic | trailing | karras (None: karras for
-    euler and heun, else uniform). rho: karras spacing's exponent (default 7). eta: ddim's noise (0 deterministic,
-    1 is ddpm). variance: ddpm's step variance, beta_tilde | beta. attrs / prompt / negative_prompt: what a
-    conditional run is asked for; guidance: the classifier-free guidance scale w (1: the conditional model alone).
+    sampler: ddpm | ddim | dpmpp_2m | dpmpp_2m_sde | euler | heun | midpoint (None: the run's default, stored in its
+    config's sampling section, else its objective's: ddpm for DDPM runs, heun for EDM, euler for flow; VAE and GAN
+    runs take none). steps: solver steps K, the same meaning for every sampler (None: the run's default); NFE = K,
+    or 2K - 1 for heun and midpoint. spacing: the grid of noise levels, uniform | quadratic | trailing | karras
+    (None: the run's default for the sampler). rho: karras spacing's exponent (default 7). eta: ddim's noise in
+    [0, 1] (0 deterministic, 1 is ddpm). variance: ddpm's step variance, beta_tilde | beta. attrs / prompt /
+    negative_prompt: what a conditional run is asked for (an empty prompt asks for the empty caption); guidance:
+    the classifier-free guidance scale w (1: the conditional model alone).
     """
 
     n: int = 16
@@ -84,14 +91,14 @@ class SampleSettings:
             "spacing",
         )
         check(
-            self.rho is None or (math.isfinite(self.rho) and self.rho > 0),
+            self.rho is None or (is_number(self.rho) and self.rho > 0),
             f"rho must be a positive number, got {self.rho}",
             "rho",
         )
         check(self.rho is None or self.grid_spacing == "karras", "rho shapes only the karras spacing", "rho")
         check(
-            self.eta is None or (math.isfinite(self.eta) and self.eta >= 0),
-            f"eta must be a number >= 0, got {self.eta}",
+            self.eta is None or (is_number(self.eta) and 0 <= self.eta <= 1),
+            f"eta must be a number in [0, 1] (0: deterministic, 1: DDPM's variance), got {self.eta!r}",
             "eta",
         )
         check(
@@ -100,7 +107,7 @@ class SampleSettings:
             "variance",
         )
         check(
-            isinstance(self.guidance, (int, float)) and math.isfinite(self.guidance),
+            is_number(self.guidance),
             f"guidance must be a finite number, got {self.guidance}",
             "guidance",
         )

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..errors import check
 from ..metrics.images import as_reference, evaluate_images
+from ..metrics.reference import ReferenceStatistics
 from ..runs import EVAL_COLUMNS, EVAL_LOG_FILE, JSON_LOG_FILE, LOG_FILE, read_log
 from ..sampling.settings import SampleSettings
 from ..storage.atomic import append_text, write_text_atomic
@@ -32,14 +33,7 @@ class EvalHook(Hook):
     def on_start(self, trainer) -> None:
         train = trainer.config.train
         self.every, self.path = train.eval_every, trainer.run_dir / EVAL_LOG_FILE
-        self.reference = as_reference(train.eval_ref)
-        size = trainer.config.data.image_size
-        check(
-            self.reference.image_size == size,
-            f"train.eval_ref holds statistics of {self.reference.image_size}px images "
-            f"but the run draws {size}px images; make them at {size}px with fid-stats",
-            "train.eval_ref",
-        )
+        self.reference = reference_for_training(trainer.config)
         kept = [row for row in read_log(self.path) if int(row["step"]) <= trainer.step]
         write_text_atomic(self.path, csv_text([[row[column] for column in EVAL_COLUMNS] for row in kept]))
         logged = [row for row in read_log(trainer.run_dir / LOG_FILE) if int(row["step"]) <= trainer.step]
@@ -86,6 +80,19 @@ class EvalHook(Hook):
         self.last_step = trainer.step
         write_quality_curve(trainer.run_dir)
         return row
+
+
+def reference_for_training(config) -> ReferenceStatistics:
+    """train.eval_ref's statistics, checked against the run's image size (UserError naming train.eval_ref)."""
+    reference = as_reference(config.train.eval_ref)
+    size = config.data.image_size
+    check(
+        reference.image_size == size,
+        f"train.eval_ref holds statistics of {reference.image_size}px images but the "
+        f"run draws {size}px images; make them at {size}px with fid-stats",
+        "train.eval_ref",
+    )
+    return reference
 
 
 def csv_text(rows: list[list]) -> str:

@@ -17,12 +17,12 @@ import logging
 from importlib import resources
 from pathlib import Path
 
-from ..api import Run, load_run
+from ..api import Run, SampleSettings, load_run
 from ..diffusion.guidance import DEFAULT_GUIDANCE
 from ..diffusion.samplers import SAMPLERS
 from ..errors import UserError
-from ..viz.noising import noising_strip
-from .jobs import GenerationRequest, Job, JobQueue, Limits, QueueFull
+from ..viz.noising import forward_process_schedule, noising_strip
+from .jobs import GenerationRequest, Job, JobQueue, Limits, QueueFull, max_steps_of
 
 log = logging.getLogger("unnoise")
 
@@ -42,6 +42,7 @@ def require_web_packages() -> None:
 
 def run_info(run: Run, limits: Limits) -> dict:
     condition = run.config.condition
+    default = run.settings(SampleSettings())  # the run's own sampler and steps, as `unnoise sample` uses them
     return {
         "run": run.path.name,
         "family": run.family,
@@ -52,9 +53,11 @@ def run_info(run: Run, limits: Limits) -> dict:
         "samplers": list(SAMPLERS),
         "timesteps": run.schedule.timesteps,
         "default_guidance": DEFAULT_GUIDANCE,
+        "default_sampler": default.sampler,
+        "default_steps": min(run.objective.solver_steps(default), max_steps_of(run, limits)),
         "limits": {
             "max_images": limits.max_images,
-            "max_steps": min(limits.max_steps, run.schedule.timesteps),
+            "max_steps": max_steps_of(run, limits),
             "queue_size": limits.queue_size,
             "max_guidance": limits.max_guidance,
         },
@@ -88,7 +91,9 @@ def noising_png(data: bytes, run: Run) -> bytes:
         raise UserError("the upload is empty: choose an image file")
     if len(data) > MAX_UPLOAD_BYTES:
         raise UserError(f"the image is larger than {MAX_UPLOAD_BYTES // 2**20} MB")
-    strip = noising_strip(data, schedule=run.schedule, size=run.config.data.image_size, max_pixels=MAX_UPLOAD_PIXELS)
+    strip = noising_strip(
+        data, schedule=forward_process_schedule(run), size=run.config.data.image_size, max_pixels=MAX_UPLOAD_PIXELS
+    )
     buffer = io.BytesIO()
     strip.save(buffer, format="PNG")
     return buffer.getvalue()

@@ -54,8 +54,8 @@ class GenerationRequest:
     """The page's form, field by field (the names of SampleSettings, plus what the page previews)."""
 
     n: int = 4
-    sampler: str = "ddpm"
-    steps: int = 50
+    sampler: str = ""  # "": the run's default
+    steps: int = 0  # 0: the run's default, at most the server's max_steps
     guidance: float = DEFAULT_GUIDANCE
     seed: int = 0
     prompt: str | None = None
@@ -78,13 +78,14 @@ class GenerationRequest:
         if "n" not in values:
             request.n = min(request.n, limits.max_images)
         if "steps" not in values:
-            request.steps = min(request.steps, limits.max_steps, run.schedule.timesteps)
+            default = run.objective.solver_steps(run.settings(SampleSettings(sampler=request.sampler or None)))
+            request.steps = min(default, max_steps_of(run, limits))
         request.check(run, limits)
         return request
 
     def check(self, run: Run, limits: Limits) -> None:
         """The server's limits, then every check the API makes (UserError naming the field)."""
-        max_steps = min(limits.max_steps, run.schedule.timesteps)
+        max_steps = max_steps_of(run, limits)
         checks = [
             (1 <= self.n <= limits.max_images, f"n must be between 1 and {limits.max_images}, got {self.n}", "n"),
             (
@@ -119,13 +120,18 @@ class GenerationRequest:
             n=self.n,
             seed=self.seed,
             batch_size=self.n,
-            sampler=self.sampler,
+            sampler=self.sampler or None,
             steps=self.steps,
             guidance=self.guidance,
             prompt=self.prompt,
             negative_prompt=self.negative_prompt,
             attrs=self.attrs,
         )
+
+
+def max_steps_of(run: Run, limits: Limits) -> int:
+    """The most solver steps a request may ask of this run: the server's limit, and a DDPM run's T."""
+    return min(limits.max_steps, run.objective.max_steps or limits.max_steps)
 
 
 def convert(name: str, value: Any, kind: type) -> Any:
