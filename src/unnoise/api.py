@@ -93,6 +93,8 @@ def train(
     if distributed.is_main:
         config.save(run_dir / CONFIG_FILE)
         if progress:
+            for warning in trainer.objective.warnings():
+                log.warning(warning)
             t = config.train
             log.info(
                 f"{trainer.objective.network_name}: {count_parameters(trainer.model) / 1e6:.2f}M parameters | data: "

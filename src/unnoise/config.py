@@ -196,6 +196,21 @@ def section_from_dict(section_type: type, raw: dict[str, Any], section_name: str
     return section_type(**values)
 
 
+# The CPU-sized CelebA network and optimisation that celeba32 and celeba64cpu share (1.53M parameters).
+CPU_UNET = ModelConfig(
+    base_channels=32, channel_mult=(1, 2, 2, 2), blocks_per_level=1, attention_resolutions=(8,), dropout=0.0
+)
+CPU_TRAINING = TrainConfig(
+    steps=1400,
+    batch_size=32,
+    lr=1e-3,
+    warmup_steps=100,
+    lr_schedule="cosine",
+    ema_decay=0.999,
+    sample_every=500,
+    checkpoint_every=250,
+)
+
 PRESETS: dict[str, RunConfig] = {
     # Built-in cartoon faces at 32x32: trains on a 2-core CPU in about four minutes. The network is
     # narrow where the images are large (16 channels at 32x32), which is where a CPU spends its time.
@@ -239,45 +254,18 @@ PRESETS: dict[str, RunConfig] = {
     "celeba32": RunConfig(
         preset="celeba32",
         data=DataConfig(source="", image_size=32),
-        model=ModelConfig(
-            base_channels=32, channel_mult=(1, 2, 2, 2), blocks_per_level=1, attention_resolutions=(8,), dropout=0.0
-        ),
+        model=CPU_UNET,
         diffusion=DiffusionConfig(objective="flow"),
-        train=TrainConfig(
-            steps=1400,
-            batch_size=32,
-            lr=1e-3,
-            warmup_steps=100,
-            lr_schedule="cosine",
-            ema_decay=0.999,
-            sample_every=500,
-            checkpoint_every=250,
-        ),
+        train=CPU_TRAINING,
     ),
     # 64x64 faces on a CPU: celeba32's U-Net run at 32x32 on 2x2 patches (patch_size 2: 12 channels in and out), so a
     # 64x64 step costs about a 32x32 one; celeba32's recipe (flow matching). Train with --max-minutes for a budget.
     "celeba64cpu": RunConfig(
         preset="celeba64cpu",
         data=DataConfig(source="", image_size=64),
-        model=ModelConfig(
-            base_channels=32,
-            channel_mult=(1, 2, 2, 2),
-            blocks_per_level=1,
-            attention_resolutions=(8,),
-            dropout=0.0,
-            patch_size=2,
-        ),
+        model=dataclasses.replace(CPU_UNET, patch_size=2),
         diffusion=DiffusionConfig(objective="flow"),
-        train=TrainConfig(
-            steps=8000,
-            batch_size=32,
-            lr=1e-3,
-            warmup_steps=100,
-            lr_schedule="cosine",
-            ema_decay=0.999,
-            sample_every=1000,
-            checkpoint_every=500,
-        ),
+        train=dataclasses.replace(CPU_TRAINING, steps=8000, sample_every=1000, checkpoint_every=500),
     ),
     # The DDPM CelebA-64 network (as used by DDIM): 128 wide, (1, 2, 2, 2, 4), attention at 16x16. For GPUs.
     "celeba64": RunConfig(

@@ -164,15 +164,16 @@ def test_settings_that_belong_to_ddpm_are_refused_for_the_other_formulations(tmp
         objective_for(config_for("edm")).grid(SampleSettings(sampler="heun", steps=4, spacing="uniform"))
 
 
-def test_a_ddpm_schedule_that_does_not_reach_noise_warns_with_its_terminal_signal(caplog):
+def test_a_ddpm_schedule_that_does_not_reach_noise_warns_with_its_terminal_signal():
     """T = 10 linear keeps alpha_bar_T = 0.90 of the image's variance; T = 1000 ends at 4e-5 and says nothing."""
-    with caplog.at_level("WARNING", logger="unnoise"):
-        objective_for(config_for("ddpm", timesteps=10)).check_config()
-    warned = [record.getMessage() for record in caplog.records]
+    warned = objective_for(config_for("ddpm", timesteps=10)).warnings()
     expected = objective_for(config_for("ddpm", timesteps=10)).schedule.alpha_bar[-1].item()
     assert len(warned) == 1 and f"alpha_bar_T = {expected:.3g}" in warned[0] and "diffusion.timesteps" in warned[0]
     assert expected == pytest.approx(0.90, abs=0.01)
-    caplog.clear()
+    assert objective_for(config_for("ddpm", timesteps=1000)).warnings() == []
+
+
+def test_training_prints_the_terminal_signal_warning_with_its_summary(tmp_path, caplog):
     with caplog.at_level("WARNING", logger="unnoise"):
-        objective_for(config_for("ddpm", timesteps=1000)).check_config()
-    assert not caplog.records
+        unnoise.train(override(config_for("ddpm", timesteps=10), {"train.steps": 2}), out=tmp_path / "run")
+    assert any("alpha_bar_T = 0.9" in record.getMessage() for record in caplog.records)

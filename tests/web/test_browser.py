@@ -87,5 +87,5 @@ def test_a_bad_value_shows_a_message_on_the_page(server, page):
     page.fill("#n", "99")
     page.click("#generate")
     page.wait_for_function("document.getElementById('message').textContent.length > 0")
-    assert "images must be between 1 and 4" in page.text_content("#message")
+    assert "n must be between 1 and 4" in page.text_content("#message")
     assert page.is_hidden("#result")

@@ -74,6 +74,10 @@ class Objective:
     def check_config(self) -> None:
         """Refuse settings of the run's config this objective cannot use, before training starts."""
 
+    def warnings(self) -> list[str]:
+        """What a user should hear about the run's settings before it trains (printed with its start-up summary)."""
+        return []
+
     def check_sampling(self, settings: SampleSettings, on_step) -> None:
         """Refuse settings this family cannot use (UserError naming them)."""
 

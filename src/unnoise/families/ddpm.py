@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import torch
 from torch import nn
 
@@ -14,7 +12,6 @@ from ..diffusion.samplers import SOLVERS
 from ..diffusion.schedules import schedule_of
 from .denoising import DenoisingObjective, conditioned
 
-log = logging.getLogger("unnoise")
 # Above this alpha_bar_T the noisiest training step keeps a visible image (sqrt 0.01 = 10%): Lin et al. 2024 show
 # the mismatch with sampling's pure-noise start; T = 1000 linear ends at 4e-5, the article's T = 300 at 0.05.
 TERMINAL_SIGNAL_WARNING = 0.01
@@ -33,18 +30,18 @@ class DDPMObjective(DenoisingObjective):
         self.default_steps = min(type(self).default_steps, self.schedule.timesteps)  # a short schedule: all of it
         self._alpha_bar: dict[torch.device, torch.Tensor] = {}
 
-    def check_config(self) -> None:
-        """Also warn when the schedule's last step keeps much of the image: sampling starts from pure noise anyway."""
-        super().check_config()
+    def warnings(self) -> list[str]:
+        """A schedule whose last step keeps much of the image; sampling starts from pure noise (Lin et al. 2024)."""
         terminal = self.schedule.alpha_bar[-1].item()
-        if terminal > TERMINAL_SIGNAL_WARNING:
-            d = self.config.diffusion
-            log.warning(
-                f"the {d.schedule} schedule with {d.timesteps} timesteps ends at alpha_bar_T = {terminal:.3g}: "
-                f"x_T keeps sqrt(alpha_bar_T) = {terminal**0.5:.2f} of the image, but sampling starts from pure noise, "
-                "which this model never sees in training. Raise diffusion.timesteps or diffusion.beta_end, or set "
-                "diffusion.zero_terminal_snr (with diffusion.prediction v)"
-            )
+        if terminal <= TERMINAL_SIGNAL_WARNING:
+            return []
+        d = self.config.diffusion
+        return [
+            f"the {d.schedule} schedule with {d.timesteps} timesteps ends at alpha_bar_T = {terminal:.3g}: "
+            f"x_T keeps sqrt(alpha_bar_T) = {terminal**0.5:.2f} of the image, but sampling starts from pure noise, "
+            "which this model never sees in training. Raise diffusion.timesteps or diffusion.beta_end, or set "
+            "diffusion.zero_terminal_snr (with diffusion.prediction v)"
+        ]
 
     def alpha_bar_on(self, device: torch.device) -> torch.Tensor:
         # float64 where the device has it (Apple's MPS does not); q_sample casts to the images' dtype anyway.
