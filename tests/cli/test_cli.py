@@ -182,7 +182,7 @@ def test_python_dash_m_reports_bad_flags_without_a_traceback():
 
 def test_each_objective_trains_and_samples_with_its_default_sampler(tmp_path, capsys):
     """--objective picks the formulation; the run stores it and `sample` uses its default sampler, printing the NFE."""
-    flags = [flag for flag in TINY_FLAGS]
+    flags = TINY_FLAGS
     for objective, expected in [
         ("flow", "euler, 7 steps, uniform spacing, NFE 7"),
         ("edm", "heun, 7 steps, karras spacing, NFE 13"),
