@@ -16,7 +16,7 @@ PREDICTION_TYPES = {"eps": "epsilon", "x0": "sample", "v": "v_prediction"}
 
 def make_scheduler(name: str, betas: torch.Tensor, prediction: str, spacing: str | None = None):
     """A diffusers scheduler over our betas; spacing None keeps the scheduler's own default timestep spacing."""
-    from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, UniPCMultistepScheduler
+    from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, UniPCMultistepScheduler
 
     options = {
         "num_train_timesteps": len(betas),
@@ -25,6 +25,8 @@ def make_scheduler(name: str, betas: torch.Tensor, prediction: str, spacing: str
     }
     if spacing is not None:
         options["timestep_spacing"] = spacing
+    if name == "diffusers_ddpm":  # ancestral, at the scheduler's defaults (fixed_small variance, clip_sample=True)
+        return DDPMScheduler(**options)
     if name == "diffusers_ddim":
         return DDIMScheduler(**options, clip_sample=True, set_alpha_to_one=True)
     if name == "diffusers_dpmsolver++":
@@ -34,7 +36,7 @@ def make_scheduler(name: str, betas: torch.Tensor, prediction: str, spacing: str
     raise ValueError(f"unknown diffusers scheduler {name}")
 
 
-SCHEDULERS = ("diffusers_ddim", "diffusers_dpmsolver++", "diffusers_unipc")
+SCHEDULERS = ("diffusers_ddpm", "diffusers_ddim", "diffusers_dpmsolver++", "diffusers_unipc")
 
 
 @torch.no_grad()

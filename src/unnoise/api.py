@@ -105,6 +105,7 @@ def train(
                 f"{t.batch_size} per process x {distributed.world_size} processes x {t.accum} accumulation | "
                 f"steps {start} -> {t.steps}{condition_summary(config)}"
             )
+            log.info(trainer.data_placement)
     status = trainer.fit()
     return Run(run_dir, config, trainer.ema.model, trainer.step, status)
 

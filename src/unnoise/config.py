@@ -267,10 +267,12 @@ PRESETS: dict[str, RunConfig] = {
         diffusion=DiffusionConfig(objective="flow"),
         train=dataclasses.replace(CPU_TRAINING, steps=8000, sample_every=1000, checkpoint_every=500),
     ),
-    # The DDPM CelebA-64 network (as used by DDIM): 128 wide, (1, 2, 2, 2, 4), attention at 16x16. For GPUs.
+    # The DDPM CelebA-64 network (as used by DDIM): 128 wide, (1, 2, 2, 2, 4), attention at 16x16. For GPUs. Flow
+    # matching, the formulation that won every CPU budget measured (benchmarks/RESULTS.md); not yet measured on a GPU.
     "celeba64": RunConfig(
         preset="celeba64",
         data=DataConfig(source="", image_size=64),
+        diffusion=DiffusionConfig(objective="flow"),
         model=ModelConfig(
             base_channels=128,
             channel_mult=(1, 2, 2, 2, 4),

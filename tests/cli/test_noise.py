@@ -3,6 +3,7 @@
 import numpy as np
 from PIL import Image
 
+from tests.cli.conftest import TINY_FLAGS
 from tests.viz.strips import strip_columns
 from unnoise.cli import main
 
@@ -25,3 +26,20 @@ def test_a_run_brings_its_size_and_schedule_which_flags_may_not_replace(trained_
     assert main(["noise", str(picture), "--run", str(trained_run), "--schedule", "cosine"]) == 2
     error = capsys.readouterr().err.strip().splitlines()
     assert error == ["unnoise: error: --run brings the run's own schedule: leave out --schedule and --num-timesteps"]
+
+
+def test_a_flow_run_draws_its_own_straight_path_and_a_vae_run_has_none(tmp_path, capsys):
+    """--run on a flow-matching run: frames (1 - t) x_0 + t eps, labelled t=0 ... t=1; a VAE run: one line, exit 2."""
+    picture = tmp_path / "face.png"
+    Image.fromarray(np.full((40, 40, 3), 200, np.uint8)).save(picture)
+    for family, flags in (("flow", ["--objective", "flow"]), ("vae", ["--model", "vae"])):
+        run = tmp_path / family
+        assert main(["train", "--out", str(run), *TINY_FLAGS, "--steps", "2", *flags]) == 0
+    out = tmp_path / "strip.png"
+    assert main(["noise", str(picture), "--run", str(tmp_path / "flow"), "--out", str(out)]) == 0
+    columns = strip_columns(Image.open(out), 16)
+    assert len(columns) == 7 and np.abs(columns[0].astype(int) - 200).max() <= 1  # t = 0: the picture itself
+    assert columns[-1].astype(float).std() > 40  # t = 1: nothing but noise
+    capsys.readouterr()
+    assert main(["noise", str(picture), "--run", str(tmp_path / "vae"), "--out", str(out)]) == 2
+    assert capsys.readouterr().err.strip().endswith("has no forward (noising) process to picture")

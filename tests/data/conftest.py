@@ -3,6 +3,9 @@ from pathlib import Path
 
 import pytest
 
+import unnoise.data.decoding
+import unnoise.data.transforms
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -12,6 +15,20 @@ def isolated_cache(tmp_path, monkeypatch) -> Path:
     cache = tmp_path / "unnoise-cache"
     monkeypatch.setenv("UNNOISE_CACHE", str(cache))
     return cache
+
+
+@pytest.fixture
+def count_decodes(monkeypatch):
+    """Counts files decoded from now on."""
+    calls = []
+    real_load_rgb = unnoise.data.transforms.load_rgb
+
+    def counting_load_rgb(path, *arguments):
+        calls.append(path.name)
+        return real_load_rgb(path, *arguments)
+
+    monkeypatch.setattr(unnoise.data.decoding, "load_rgb", counting_load_rgb)
+    return calls
 
 
 def real_data_folder(environment_variable: str, folder_name: str) -> Path:

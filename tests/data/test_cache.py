@@ -8,25 +8,12 @@ import torch
 import unnoise.data.builtin
 import unnoise.data.cache
 import unnoise.data.decoding
-import unnoise.data.transforms
 from unnoise.data import open_dataset
 from unnoise.data.cache import cache_directory
+from unnoise.data.cache_file import MAGIC, SUFFIX, TRAILER, read_header
+from unnoise.errors import UserError
 
 from .make_files import write_image, write_tiny_celeba
-
-
-@pytest.fixture
-def count_decodes(monkeypatch):
-    """Counts files decoded from now on."""
-    calls = []
-    real_load_rgb = unnoise.data.transforms.load_rgb
-
-    def counting_load_rgb(path, *arguments):
-        calls.append(path.name)
-        return real_load_rgb(path, *arguments)
-
-    monkeypatch.setattr(unnoise.data.decoding, "load_rgb", counting_load_rgb)
-    return calls
 
 
 def photos(root):
@@ -40,7 +27,7 @@ def open_photos(root, **options):
 
 
 def cache_files(directory):
-    return sorted(directory.glob("*.safetensors"))
+    return sorted(directory.glob(f"*{SUFFIX}"))
 
 
 def test_second_open_reads_the_cache_and_matches(tmp_path, count_decodes, isolated_cache):
@@ -93,7 +80,7 @@ def test_changing_an_annotation_file_invalidates_the_cache(tmp_path, count_decod
 @pytest.mark.parametrize("damage", [b"", b"not a safetensors file", None])
 def test_a_damaged_cache_file_is_rebuilt_with_a_warning(tmp_path, count_decodes, isolated_cache, caplog, damage):
     root = photos(tmp_path / "photos")
-    expected = open_photos(root).images
+    expected = open_photos(root).images.clone()  # a copy: truncating a mapped file in place would fault its map
     [path] = cache_files(isolated_cache)
     path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2] if damage is None else damage)
     count_decodes.clear()
@@ -105,13 +92,14 @@ def test_a_damaged_cache_file_is_rebuilt_with_a_warning(tmp_path, count_decodes,
     assert count_decodes == []  # the rebuilt file is good
 
 
-def test_cache_file_metadata_is_readable_json(tmp_path, isolated_cache):
-    from safetensors import safe_open
-
-    open_photos(photos(tmp_path / "photos"))
+def test_cache_file_header_is_readable_json_after_the_rows(tmp_path, isolated_cache):
+    dataset = open_photos(photos(tmp_path / "photos"))
     [path] = cache_files(isolated_cache)
-    with safe_open(path, framework="pt") as file:
-        header = json.loads(file.metadata()["unnoise"])
+    header, rows_bytes = read_header(path)
+    assert rows_bytes == 3 * 3 * 8 * 8 and path.read_bytes()[:rows_bytes] == dataset.images.numpy().tobytes()
+    length = int.from_bytes(path.read_bytes()[-16:-8], "little")
+    assert json.loads(path.read_bytes()[-16 - length : -16]) == header
+    assert header["images"] == [3, 3, 8, 8] and header["attributes"] is None
     assert header["names"] == ["0.png", "1.png", "2.png"]
     assert header["fields"]["image_size"] == 8 and header["fields"]["crop"] == "center_square"
     assert header["file_count"] == 3
@@ -125,10 +113,11 @@ def test_a_cache_that_cannot_be_written_is_skipped_with_a_warning(tmp_path, capl
     assert len(dataset) == 3
     warnings = [record.getMessage() for record in caplog.records if "data cache" in record.getMessage()]
     assert len(warnings) == 1 and warnings[0].startswith(
-        f"could not write data cache (cannot write {in_the_way}/cache/"
+        f"could not write the data cache (cannot write {in_the_way}/cache/"
     )
     assert warnings[0].endswith(
-        f": {in_the_way} is a file, not a folder); continuing without it, set UNNOISE_CACHE to a writable folder"
+        f": {in_the_way} is a file, not a folder); decoding into this process's memory instead (UNNOISE_CACHE names "
+        "a folder with room, where the processes of a machine share one mapped copy)"
     )
     assert sorted(path.name for path in tmp_path.iterdir()) == ["not-a-folder", "photos"]  # nothing else written
 
@@ -166,3 +155,33 @@ def test_a_cached_open_repeats_the_warnings_of_the_first(tmp_path, count_decodes
     again = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
     assert len(first) == 2 and again == first
     assert len(count_decodes) == 7  # the second open decoded nothing
+
+
+def test_a_header_whose_image_shape_does_not_fit_its_rows_is_damage(tmp_path, count_decodes, isolated_cache, caplog):
+    """(3, 3, 32, 2) holds as many bytes as (3, 3, 8, 8): the shape itself must be (N, 3, S, S)."""
+    root = photos(tmp_path / "photos")
+    expected = open_photos(root).images.clone()
+    [path] = cache_files(isolated_cache)
+    header, rows_bytes = read_header(path)
+    rows = path.read_bytes()[:rows_bytes]
+    text = json.dumps({**header, "images": [3, 3, 32, 2]}).encode()
+    path.write_bytes(rows + text + TRAILER.pack(len(text), MAGIC))
+    count_decodes.clear()
+    assert torch.equal(open_photos(root).images, expected) and len(count_decodes) == 3
+    assert any("is not (N, 3, S, S)" in record.getMessage() for record in caplog.records)
+
+
+def test_a_disk_without_room_for_the_cache_is_found_before_writing(tmp_path, isolated_cache, caplog, monkeypatch):
+    """A full disk found midway would leave a partial file filling it: the room is checked first, the images are
+    decoded into memory instead, and when memory is short too the refusal says what each would need."""
+    monkeypatch.setattr(
+        unnoise.data.cache.shutil, "disk_usage", lambda path: type("Usage", (), {"free": 100, "total": 100})()
+    )
+    root = photos(tmp_path / "photos")
+    dataset = open_photos(root)
+    assert len(dataset) == 3 and dataset.cache_file is None and cache_files(isolated_cache) == []
+    [warning] = [record.getMessage() for record in caplog.records if "data cache" in record.getMessage()]
+    assert "the cache needs 0.00 GB more in" in warning and "which has 0.00 GB free" in warning
+    monkeypatch.setattr(unnoise.data.decoding, "available_memory", lambda: 10)
+    with pytest.raises(UserError, match=r"need 0.00 GB at 8x8, more than the 0.00 GB of memory free"):
+        open_photos(root)

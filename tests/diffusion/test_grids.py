@@ -86,3 +86,30 @@ def test_zero_terminal_snr_rescaling():
     root, plain_root = schedule.alpha_bar.sqrt(), plain.alpha_bar.sqrt()
     slope = (root[0] - root[500]) / (plain_root[0] - plain_root[500])
     assert torch.allclose(root - root[0], slope * (plain_root - plain_root[0]), atol=1e-12)
+
+
+def test_strength_is_flow_matchings_time_of_the_starting_level():
+    """sigma = t / (1 - t): strength 0 is the data, 1 pure noise, 1/2 equal signal and noise (x_VE = x_0 + 1 eps)."""
+    from unnoise.diffusion.flow import time_of_sigma
+    from unnoise.diffusion.grids import sigma_of_strength
+
+    assert sigma_of_strength(0) == 0 and sigma_of_strength(0.5) == 1 and math.isinf(sigma_of_strength(1))
+    for strength in (0.1, 0.6, 0.95):
+        assert time_of_sigma(sigma_of_strength(strength)) == pytest.approx(strength, rel=1e-12)
+    for bad in (-0.1, 1.5, float("nan"), "0.5", True):
+        with pytest.raises(UserError, match="strength must be a number in") as refused:
+            sigma_of_strength(bad)
+        assert refused.value.settings == ("strength",)
+
+
+def test_a_partial_grid_starts_at_the_level_and_keeps_the_grids_levels_below_it():
+    from unnoise.diffusion.flow import uniform_time_grid
+    from unnoise.diffusion.grids import partial_grid
+
+    grid = karras_grid(0.002, 80.0, 10)
+    start = partial_grid(grid, 1.0)
+    assert start[0] == 1.0 and torch.equal(start[1:], grid[grid < 1.0])
+    assert torch.equal(partial_grid(grid, math.inf), grid) and torch.equal(partial_grid(grid, 500.0), grid)
+    assert torch.equal(partial_grid(grid, 0.0), torch.zeros(1, dtype=torch.float64))
+    flow = uniform_time_grid(4)  # sigma = inf, 3, 1, 1/3, 0
+    assert torch.equal(partial_grid(flow, math.inf), flow) and torch.equal(partial_grid(flow, 1.0), flow[2:])

@@ -177,3 +177,30 @@ def test_training_prints_the_terminal_signal_warning_with_its_summary(tmp_path, 
     with caplog.at_level("WARNING", logger="unnoise"):
         unnoise.train(override(config_for("ddpm", timesteps=10), {"train.steps": 2}), out=tmp_path / "run")
     assert any("alpha_bar_T = 0.9" in record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.parametrize("objective", ["ddpm", "edm", "flow"])
+def test_each_formulation_pictures_its_own_forward_process(objective):
+    """The strip's frames are the formulation's own x at its levels: the image first, then the closed form."""
+    model = objective_for(config_for(objective))
+    generator = torch.Generator().manual_seed(0)
+    x0, noise = torch.rand(1, 3, 8, 8, generator=generator) * 2 - 1, torch.randn(1, 3, 8, 8, generator=generator)
+    frames, labels = model.forward_process(x0, noise)
+    assert frames.shape == (7, 3, 8, 8) and len(labels) == 7
+    # The first frame is the image (DDPM's t = 0 already carries its first, small noise, beta_1).
+    assert torch.allclose(frames[0], x0[0], atol=0.05 if objective == "ddpm" else 1e-6)
+    if objective == "ddpm":
+        t = int(labels[3].removeprefix("t="))
+        alpha_bar = model.schedule.alpha_bar[t].item()
+        expected = alpha_bar**0.5 * x0 + (1 - alpha_bar) ** 0.5 * noise
+    elif objective == "flow":
+        t = float(labels[3].removeprefix("t="))
+        expected = (1 - t) * x0 + t * noise
+        assert labels[-1] == "t=1" and torch.allclose(frames[-1], noise[0])  # pure noise at t = 1
+    else:
+        sigma = float(labels[3].removeprefix("sigma="))
+        expected = (x0 + sigma * noise) / (1 + sigma**2) ** 0.5  # x_0 + sigma eps, shown on the solvers' scale
+    assert torch.allclose(frames[3], expected[0].float(), atol=1e-5)
+    bad = {"ddpm": [0, 100], "edm": [-1.0], "flow": [1.5]}[objective]
+    with pytest.raises(unnoise.UserError, match="0..99|sigma are >= 0|times lie in"):
+        model.forward_process(x0, noise, bad)

@@ -50,6 +50,13 @@ def test_image_size_must_fit_the_levels():
         build_model(config(channel_mult=(1, 2, 2)), 30)
     with pytest.raises(UserError, match="model.architecture must be one of"):
         build_model(config(architecture="transformer"), 32)
+    # Attention at a resolution no level works at would silently not exist; on 2x2 patches a 64x64 U-Net's levels
+    # work at 32, 16, 8.
+    with pytest.raises(UserError, match="names 12, but this U-Net's levels work at 32, 16, 8 pixels"):
+        build_model(config(channel_mult=(1, 2, 2), attention_resolutions=(16, 12)), 32)
+    with pytest.raises(UserError, match="work at 32, 16, 8 pixels .* on 2x2 patches"):
+        build_model(config(channel_mult=(1, 2, 2), attention_resolutions=(64,), patch_size=2), 64)
+    assert build_model(config(channel_mult=(1, 2, 2), attention_resolutions=(8,), patch_size=2), 64) is not None
 
 
 def test_sinusoidal_embedding_formula_and_distinct_timesteps():

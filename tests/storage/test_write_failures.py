@@ -66,3 +66,28 @@ def test_safetensors_io_failures_are_the_os_errors_they_are(tmp_path):
     with pytest.raises(OSError) as failed:
         save_tensors(tensors, file_in_the_way(tmp_path) / "weights.safetensors")
     assert failed.value.errno == errno.ENOTDIR
+
+
+def test_a_special_file_or_folder_is_refused_before_anything_is_written(tmp_path):
+    # A rename over /dev/null would turn the device into a regular file; nothing may replace what is not a file.
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    (tmp_path / "folder").mkdir()
+    reason = "it is a device, pipe or socket, not a regular file; name a file to write"
+    for target, said in ((Path("/dev/null"), reason), (fifo, reason), (tmp_path / "folder", "Is a directory")):
+        with pytest.raises(WriteError) as failed:
+            write_bytes_atomic(target, b"x")
+        assert str(failed.value) == f"cannot write {target}: {said}"
+    assert Path("/dev/null").is_char_device() and fifo.is_fifo()
+    assert sorted(tmp_path.iterdir()) == [tmp_path / "folder", fifo]
+
+
+def test_a_link_to_a_file_is_written_and_an_empty_name_is_refused(tmp_path):
+    (tmp_path / "real.txt").write_text("old")
+    (tmp_path / "link.txt").symlink_to(tmp_path / "real.txt")
+    write_text_atomic(tmp_path / "link.txt", "new")
+    assert (tmp_path / "link.txt").read_text() == "new"
+    for write in (lambda: write_text_atomic("", "x"), lambda: make_folder("")):
+        with pytest.raises(WriteError) as failed:
+            write()
+        assert str(failed.value).startswith("cannot write '': the path is empty")

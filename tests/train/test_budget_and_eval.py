@@ -1,6 +1,9 @@
 """Measuring while training (FID/KID of the EMA model, its curve) and a time budget that ends the LR schedule."""
 
 import csv
+import os
+import signal
+import threading
 
 import numpy as np
 import pytest
@@ -9,6 +12,7 @@ import unnoise
 from tests.metrics.conftest import require_network
 from unnoise.metrics.reference import ReferenceStatistics
 from unnoise.runs import read_lines, read_log
+from unnoise.train.checkpoint import latest_checkpoint, read_progress
 
 
 def test_eval_every_measures_kid_and_fid_and_draws_their_curve(tiny, tmp_path):
@@ -52,3 +56,30 @@ def test_a_time_budget_ends_the_learning_rate_schedule_when_it_runs_out(tiny, tm
     with open(tmp_path / "run" / "log.csv", newline="") as handle:
         rates = [float(row["lr"]) for row in csv.DictReader(handle)]
     assert rates[0] > 0.5 * config.train.lr and rates[-1] < 0.2 * config.train.lr, rates
+
+
+def test_the_budget_is_the_whole_runs_and_a_resume_goes_on_along_its_schedule(tiny, tmp_path):
+    """Stopped by Ctrl-C mid-budget, a resumed run keeps decaying towards the budget's end (no jump back to the full
+    rate) and stops when the run's total training time reaches max_minutes; with nothing left it trains no step."""
+    config = tiny(steps=100_000, max_minutes=0.1, lr_schedule="cosine", warmup_steps=0, log_every=1, checkpoint_every=0)
+    timer = threading.Timer(3.5, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        first = unnoise.train(config, out=tmp_path / "run", progress=False)
+    finally:
+        timer.cancel()
+    assert first.status == "interrupted"
+    progress = read_progress(latest_checkpoint(tmp_path / "run"))
+    assert 1.0 < progress["seconds_trained"] < 6.0 and first.step < progress["budget_horizon"] < 100_000
+
+    second = unnoise.train(config, out=tmp_path / "run", resume=True, progress=False)
+    assert second.status == "out_of_time" and second.step > first.step
+    rows = read_log(tmp_path / "run" / "log.csv")
+    before = [float(row["lr"]) for row in rows if int(row["step"]) <= first.step]
+    after = [float(row["lr"]) for row in rows if int(row["step"]) > first.step]
+    assert max(after) < min(0.75 * config.train.lr, 1.25 * before[-1]), (before[-3:], after[:3])
+    assert after[-1] < 0.2 * config.train.lr
+    assert 6.0 <= read_progress(latest_checkpoint(tmp_path / "run"))["seconds_trained"] < 9.0
+
+    third = unnoise.train(config, out=tmp_path / "run", resume=True, progress=False)
+    assert third.status == "out_of_time" and third.step == second.step

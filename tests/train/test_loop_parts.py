@@ -47,6 +47,10 @@ def test_learning_rate_warms_up_linearly_then_stays_or_follows_a_cosine():
     assert learning_rate_at(9, 1e-3, 10, 110, "cosine") == pytest.approx(1e-3)
     assert learning_rate_at(60, 1e-3, 10, 110, "cosine") == pytest.approx(0.5e-3)  # halfway through the decay
     assert learning_rate_at(110, 1e-3, 10, 110, "cosine") == pytest.approx(0.0, abs=1e-12)
+    # A run (or a time budget) shorter than the warm-up warms up for a quarter of it, then decays to 0 at its end.
+    assert learning_rate_at(9, 1e-3, 100, 40, "cosine") == pytest.approx(1e-3)
+    assert learning_rate_at(25, 1e-3, 100, 40, "cosine") == pytest.approx(0.5e-3)
+    assert learning_rate_at(40, 1e-3, 100, 40, "cosine") == pytest.approx(0.0, abs=1e-12)
 
 
 def test_precision_resolution():

@@ -2,9 +2,11 @@ import math
 
 import pytest
 import torch
+from PIL import Image
 from safetensors.torch import load_file
 
 import unnoise
+from unnoise.config import override
 from unnoise.families import ddpm as diffusion_module
 from unnoise.train.checkpoint import latest_checkpoint, step_folders
 from unnoise.train.hooks import read_log
@@ -128,3 +130,20 @@ def test_tensorboard_hook_writes_scalars(tiny, tmp_path, monkeypatch):
     assert written[0] == ("open", str(tmp_path / "run" / "tensorboard"), 0)
     assert ("loss", 2) in written and ("lr", 4) in written and ("images_per_s", 4) in written
     assert written[-1] == ("close",)
+
+
+def test_resuming_on_changed_data_is_refused_with_what_changed(tiny, tmp_path):
+    """The data order continues only on the data it began with: a folder that gained an image is refused."""
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    colours = torch.randint(0, 256, (13, 3), generator=torch.Generator().manual_seed(0)).tolist()
+    for index, colour in enumerate(colours[:12]):
+        Image.new("RGB", (20, 20), tuple(colour)).save(folder / f"{index:02d}.png")
+    config = override(tiny(steps=4, checkpoint_every=4), {"data.source": f"folder:{folder}"})
+    unnoise.train(config, out=tmp_path / "run", progress=False)
+    Image.new("RGB", (20, 20), tuple(colours[12])).save(folder / "12.png")
+    longer = override(config, {"train.steps": 8})
+    with pytest.raises(unnoise.UserError, match=r"step 4 was trained on other data .*\(12 images then, 13 now\)"):
+        unnoise.train(longer, out=tmp_path / "run", resume=True, progress=False)
+    (folder / "12.png").unlink()
+    assert unnoise.train(longer, out=tmp_path / "run", resume=True, progress=False).step == 8

@@ -81,6 +81,7 @@ def test_generation_shows_intermediate_pictures_and_gives_a_png_to_download(clie
         ({"guidance": 1e9}, "guidance must be between 0 and 20"),
         ({"seed": -1}, "seed must be an integer in [0, 2^63)"),
         ({"prompt": "a cat"}, "trained without a condition"),
+        ({"guidance": 5}, "guidance 5 steers samples towards a request"),
         ({"colour": "red"}, "unknown fields: colour"),
         ([1, 2], "must be a JSON object"),
     ],
@@ -96,6 +97,8 @@ def test_attribute_requests_are_checked_before_they_queue(client_for):
     assert info["condition"] == "attributes" and "Smiling" in info["attributes"]
     refused = client.post("/api/generate", json={"attrs": "Smiling,Wings"})
     assert refused.status_code == 400 and "Wings" in refused.json()["error"]
+    unasked = client.post("/api/generate", json={"guidance": 5})
+    assert unasked.status_code == 400 and "needs attrs or a prompt" in unasked.json()["error"]
     done = wait_for(
         client, client.post("/api/generate", json={"attrs": "Smiling,-Eyeglasses", "n": 2, "steps": 3}).json()["id"]
     )

@@ -5,25 +5,32 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 import time
 from pathlib import Path
 from typing import Sequence
 
+import torch
+
 from .. import api
 from ..config import RunConfig, override, preset, with_family
 from ..data import open_dataset
+from ..data.decoding import open_image
+from ..data.transforms import images_from_model_range
 from ..devices import resolve_device
 from ..errors import UserError
+from ..families.editing import deterministic, tool_steps
 from ..metrics import fid_stats
 from ..metrics.classifier import train_classifier
 from ..metrics.compare import compare, write_comparison
 from ..metrics.compare import markdown_table as comparison_table
 from ..metrics.faithfulness import faithfulness, markdown_table, write_faithfulness
+from ..sampling.pictures import masks_for_run
 from ..storage.atomic import describe_os_error
 from ..train.distributed import is_main_process, shutdown_distributed
-from ..viz import save_grid, save_images, save_png
-from ..viz.noising import forward_process_schedule, noising_strip
+from ..viz import check_picture_path, display_scale, labelled_rows, save_grid, save_images, save_picture, save_png
+from ..viz.noising import noising_strip, square_pixels
 from .demo import demo
 from .flags import as_flags, attach_dashed_values, config_overrides, sample_fields
 from .parser import build_parser
@@ -55,8 +62,9 @@ def command_train(arguments: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     if run.status == "out_of_time":
         print(
-            f"--max-minutes spent at step {run.step} of {run.config.train.steps}; checkpoint saved "
-            f"(continue with: unnoise train --resume --out {out})"
+            f"--max-minutes {run.config.train.max_minutes:g} spent at step {run.step} of {run.config.train.steps}; "
+            f"checkpoint saved (the budget is the run's: to train on, unnoise train --resume --out {out} "
+            f"--max-minutes M with M above {run.config.train.max_minutes:g})"
         )
         return 0
     print(f"trained {out} to step {run.step}: weights {out / 'model.safetensors'}, samples in {out / 'samples'}")
@@ -97,29 +105,29 @@ def request_summary(settings) -> str:
 
 
 def command_noise(arguments: argparse.Namespace) -> int:
-    """With --run, the strip the run's web page draws: its own schedule (every diffusion setting) at its image size."""
-    if arguments.run is None:
-        schedule, size = arguments.schedule or "linear", 64
-    else:
-        if arguments.schedule is not None or arguments.num_timesteps is not None:
-            raise UserError("--run brings the run's own schedule: leave out --schedule and --num-timesteps")
-        run = api.load_run(arguments.run, device="cpu")
-        forward_process_schedule(run)
-        schedule, size = run.schedule, run.config.data.image_size
+    """With --run, the strip the run's web page draws: its own forward process (every diffusion setting; flow and EDM
+    runs on their own levels) at its image size."""
     if arguments.num_timesteps is not None and arguments.num_timesteps < 2:
         raise UserError(f"--num-timesteps must be at least 2, got {arguments.num_timesteps}")
     if arguments.timesteps is not None and not arguments.timesteps:
         raise UserError("--timesteps needs at least one timestep, e.g. 0,100,500,999")
     if arguments.size is not None and arguments.size < 8:
         raise UserError(f"--size must be at least 8, got {arguments.size}")
-    strip = noising_strip(
-        arguments.image,
-        arguments.timesteps,
-        schedule,
-        arguments.num_timesteps or 1000,
-        arguments.size or size,
-        arguments.seed,
-    )
+    if arguments.run is None:
+        strip = noising_strip(
+            arguments.image,
+            arguments.timesteps,
+            arguments.schedule or "linear",
+            arguments.num_timesteps or 1000,
+            arguments.size or 64,
+            arguments.seed,
+        )
+    else:
+        if arguments.schedule is not None or arguments.num_timesteps is not None:
+            raise UserError("--run brings the run's own schedule: leave out --schedule and --num-timesteps")
+        run = api.load_run(arguments.run, device="cpu")
+        pixels = square_pixels(open_image(arguments.image), arguments.size or run.config.data.image_size)
+        strip = run.noising_strip(pixels, arguments.timesteps, arguments.seed)
     print(f"wrote {save_png(strip, arguments.out)}")
     return 0
 
@@ -218,6 +226,126 @@ def command_train_classifier(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def command_edit(arguments: argparse.Namespace) -> int:
+    out = check_picture_path(arguments.out)  # before any work: a bad --out is one line, not lost minutes
+    run = api.load_run(arguments.run, device=arguments.device)
+    images = run.pictures(arguments.image)
+    settings = run.editing_settings(None, 1, **sample_fields(arguments))
+    started = time.perf_counter()
+    edits = run.edit(images, arguments.strength, settings, n=settings.n)
+    strip = editing_strip(run, [[images, edits]], ["input", *numbered("edit", len(edits))])
+    steps = tool_steps(run.objective, "edit", settings, strength=arguments.strength)
+    print(
+        f"wrote {save_picture(strip, out)} ({plural(len(edits), 'edit')} at strength {arguments.strength + 0:g}, "
+        f"{plural(steps, 'solver step')} ({run.objective.describe_sampling(settings)})"
+        f"{request_summary(run.settings(settings))}, {time.perf_counter() - started:.1f} s)"
+    )
+    return 0
+
+
+def command_inpaint(arguments: argparse.Namespace) -> int:
+    out = check_picture_path(arguments.out)
+    run = api.load_run(arguments.run, device=arguments.device)
+    images = run.pictures(arguments.image)
+    redraw = masks_for_run(arguments.mask, run.config.data.image_size)
+    settings = run.editing_settings(None, 1, **sample_fields(arguments))
+    steps = tool_steps(
+        run.objective, "inpaint", settings, jump_length=arguments.jump_length, resample=arguments.resample
+    )  # refuses a resample that no jump would carry out, before any work
+    started = time.perf_counter()
+    filled = run.inpaint(images, redraw, settings, arguments.jump_length, arguments.resample, n=settings.n)
+    hole = torch.where(redraw, torch.full_like(images, 128), images)
+    strip = editing_strip(run, [[images, hole, filled]], ["input", "mask", *numbered("inpainted", len(filled))])
+    resampling = (
+        f"jumping back {arguments.jump_length} levels, each stretch walked {arguments.resample} times"
+        if arguments.resample > 1
+        else "no resampling"
+    )
+    print(
+        f"wrote {save_picture(strip, out)} ({plural(len(filled), 'inpainting')} of {int(redraw.sum())} pixels, "
+        f"{plural(steps, 'solver step')} ({resampling}; {run.objective.describe_sampling(settings)})"
+        f"{request_summary(run.settings(settings))}, {time.perf_counter() - started:.1f} s)"
+    )
+    return 0
+
+
+def command_invert(arguments: argparse.Namespace) -> int:
+    if arguments.n is not None:
+        raise UserError("invert makes one inversion per picture: leave out --n")
+    if arguments.seed is not None:
+        raise UserError("invert draws no noise (the inversion is deterministic): leave out --seed")
+    out = check_picture_path(arguments.out)
+    run = api.load_run(arguments.run, device=arguments.device)
+    images = run.pictures([str(path) for path in arguments.images])
+    settings = run.editing_settings(None, len(images), **sample_fields(arguments))
+    started = time.perf_counter()
+    inversion = run.invert(images, settings)
+    rows = [
+        [images[k : k + 1], inversion.noise[k : k + 1], inversion.reconstruction[k : k + 1]] for k in range(len(images))
+    ]
+    strip = editing_strip(run, rows, ["input", "noise", "reconstructed"])
+    chosen = deterministic(run.objective, settings)
+    errors = ", ".join(f"{error:.2f}" for error in inversion.error.tolist())
+    psnrs = ", ".join(decibels(value) for value in inversion.psnr.tolist())
+    print(
+        f"wrote {save_picture(strip, out)} (inverted with {run.objective.describe_sampling(chosen)}"
+        f"{request_summary(chosen)}, {time.perf_counter() - started:.1f} s)"
+    )
+    print(f"reconstruction error per picture: RMSE {errors} in pixel values 0-255 (PSNR {psnrs})")
+    return 0
+
+
+def decibels(psnr: float) -> str:
+    """A PSNR as people read it: '50.3 dB', or 'exact' for a reconstruction equal to its picture (inf dB)."""
+    return "exact" if math.isinf(psnr) else f"{psnr:.1f} dB"
+
+
+def command_interpolate(arguments: argparse.Namespace) -> int:
+    if arguments.seed is not None:
+        raise UserError("interpolate takes its ends from --seeds or --images: leave out --seed")
+    out = check_picture_path(arguments.out)
+    run = api.load_run(arguments.run, device=arguments.device)
+    ends = (
+        tuple(arguments.seeds)
+        if arguments.seeds is not None
+        else run.pictures([str(path) for path in arguments.images])
+    )
+    settings = run.editing_settings(None, 8, **sample_fields(arguments))
+    started = time.perf_counter()
+    frames = run.interpolate(ends, settings, n=settings.n)
+    weights = [f"{k / (len(frames) - 1):.2f}" for k in range(len(frames))]
+    if isinstance(ends, tuple):
+        strip = editing_strip(run, [[frames]], weights)
+        between = f"seeds {ends[0]} and {ends[1]}"
+    else:
+        strip = editing_strip(run, [[ends[:1], frames, ends[1:]]], ["A", *weights, "B"])
+        between = "the two pictures' inversions"
+    chosen = deterministic(run.objective, settings)
+    print(
+        f"wrote {save_picture(strip, out)} ({len(frames)} frames between {between}, "
+        f"{run.objective.describe_sampling(chosen)}{request_summary(chosen)}, {time.perf_counter() - started:.1f} s)"
+    )
+    return 0
+
+
+def plural(count: int, name: str) -> str:
+    return f"{count} {name}{'s' if count != 1 else ''}"
+
+
+def numbered(name: str, count: int) -> list[str]:
+    return [name] if count == 1 else [f"{name} {k + 1}" for k in range(count)]
+
+
+def editing_strip(run, rows, labels):
+    """Rows of pictures (each a list of uint8 (K, 3, H, W) or [-1, 1] noise tensors, joined), labelled under each
+    column."""
+    joined = [
+        torch.cat([part if part.dtype == torch.uint8 else images_from_model_range(part) for part in row])
+        for row in rows
+    ]
+    return labelled_rows(joined, labels, scale=display_scale(run.config.data.image_size))
+
+
 COMMANDS = {
     "train": command_train,
     "sample": command_sample,
@@ -228,6 +356,10 @@ COMMANDS = {
     "compare": command_compare,
     "serve": command_serve,
     "train-classifier": command_train_classifier,
+    "edit": command_edit,
+    "inpaint": command_inpaint,
+    "invert": command_invert,
+    "interpolate": command_interpolate,
 }
 
 

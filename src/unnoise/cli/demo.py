@@ -10,7 +10,6 @@ from ..config import preset
 from ..data import open_dataset
 from ..sampling.settings import SampleSettings
 from ..viz import save_grid, save_png
-from ..viz.noising import noising_strip_from_image
 
 log = logging.getLogger("unnoise")
 
@@ -39,5 +38,5 @@ def demo(
         ),
     }
     face = open_dataset(run.config.data.source, 64, progress=False).images[0]
-    pictures["noising"] = save_png(noising_strip_from_image(face, schedule=run.schedule), run_dir / "noising.png")
+    pictures["noising"] = save_png(run.noising_strip(face), run_dir / "noising.png")
     return pictures

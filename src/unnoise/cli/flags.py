@@ -32,7 +32,7 @@ FLAG_NAMES = {
     "sampling.spacing": "--default-spacing",
 }
 # Flags whose values may start with "-": attribute requests (-Male) and free text (a prompt like "-glasses").
-FLAGS_TAKING_DASHED_VALUES = {"--attrs", "--request", "--prompt", "--negative-prompt"}
+FLAGS_TAKING_DASHED_VALUES = {"--attrs", "--request", "--prompt", "--negative-prompt", "--seeds"}
 
 
 # The values of the settings that name a choice, for --help (config.validate checks them).
@@ -112,10 +112,12 @@ def config_overrides(arguments: argparse.Namespace) -> dict[str, Any]:
 
 
 def add_sample_flags(
-    parser: argparse.ArgumentParser, n: int | None = 64, requests: bool = True, steps_help: str = ""
+    parser: argparse.ArgumentParser, n: int | None = 64, requests: bool = True, steps_help: str = "", n_help: str = ""
 ) -> None:
     """The flags of SampleSettings: what to draw, by which solver on which grid, and what to ask."""
-    parser.add_argument("--n", type=int, default=n, help=f"number of images (default {n if n else 'the reference n'})")
+    parser.add_argument(
+        "--n", type=int, default=n, help=n_help or f"number of images (default {n if n else 'the reference n'})"
+    )
     parser.add_argument(
         "--seed", type=int, default=None, help="image k of a seed is the same at any --n and --batch-size (default 0)"
     )

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..config import PRESETS
+from ..diffusion.inpainting import DEFAULT_JUMP_LENGTH, DEFAULT_RESAMPLE
 from ..errors import UserError
 from ..metrics.faithfulness import DEFAULT_SCALES
 from .flags import add_config_flags, add_sample_flags, float_tuple, int_tuple
@@ -16,6 +17,13 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str):  # noqa: D401 - argparse's hook
         raise UserError(f"{self.prog}: {message}")
+
+
+def file_path(text: str) -> Path:
+    """A file to write: Path("") would be ".", the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("needs a file name, got an empty one")
+    return Path(text)
 
 
 def build_parser() -> Parser:
@@ -56,6 +64,8 @@ def build_parser() -> Parser:
     noise.add_argument("--num-timesteps", type=int, default=None, help="T of that schedule (default 1000; not --run)")
     noise.add_argument("--size", type=int, default=None, help="pixels across (default 64, or the run's image size)")
     noise.add_argument("--seed", type=int, default=0)
+
+    add_editing_parsers(commands)
 
     demo = commands.add_parser("demo", help="train preset demo on built-in faces, then sample and draw")
     demo.add_argument("--out", type=Path, default=Path("runs/demo"))
@@ -153,3 +163,58 @@ def add_evaluation_parsers(commands) -> None:
     classifier.add_argument("--seed", type=int, default=0)
     classifier.add_argument("--device", default="auto")
     classifier.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def add_editing_parsers(commands) -> None:
+    """edit, inpaint, invert, interpolate: a trained diffusion run applied to pictures (any size: the centre square)."""
+    edit = commands.add_parser("edit", help="image-to-image (SDEdit): noise a picture part-way, then denoise it")
+    edit.add_argument("run", type=Path, help="run folder")
+    edit.add_argument("image", type=Path, help="the picture (any size; its centre square is used)")
+    edit.add_argument(
+        "--strength", type=float, default=0.5, help="0 keeps the picture, 1 ignores it (plain sampling); default 0.5"
+    )
+    add_editing_outputs(edit, "edit.png", 1, "edits to draw, each from its own noise (default 1)")
+
+    inpaint = commands.add_parser("inpaint", help="inpainting (RePaint): redraw where a mask is white, keep the rest")
+    inpaint.add_argument("run", type=Path, help="run folder")
+    inpaint.add_argument("image", type=Path, help="the picture (any size; its centre square is used)")
+    inpaint.add_argument(
+        "--mask", type=Path, required=True, help="black and white picture: white = redraw (gray and RGBA: 50%%)"
+    )
+    inpaint.add_argument(
+        "--jump-length",
+        type=int,
+        default=DEFAULT_JUMP_LENGTH,
+        help=f"levels each jump goes back (default {DEFAULT_JUMP_LENGTH})",
+    )
+    inpaint.add_argument(
+        "--resample",
+        type=int,
+        default=DEFAULT_RESAMPLE,
+        help=f"times each stretch is walked; 1 = no resampling (default {DEFAULT_RESAMPLE})",
+    )
+    add_editing_outputs(inpaint, "inpaint.png", 1, "inpaintings to draw, each from its own noise (default 1)")
+
+    invert = commands.add_parser(
+        "invert", help="invert pictures into noise (deterministic), reconstruct them and report the error"
+    )
+    invert.add_argument("run", type=Path, help="run folder")
+    invert.add_argument("images", type=Path, nargs="+", help="one or more pictures")
+    add_editing_outputs(invert, "inversion.png", None, "refused: invert makes one inversion per picture")
+
+    interpolate = commands.add_parser(
+        "interpolate", help="a strip between two seeds' samples or two inverted pictures (spherical, in the noise)"
+    )
+    interpolate.add_argument("run", type=Path, help="run folder")
+    ends = interpolate.add_mutually_exclusive_group(required=True)
+    ends.add_argument("--seeds", type=int_tuple, metavar="A,B", help="two seeds: their first samples are the ends")
+    ends.add_argument("--images", type=Path, nargs=2, metavar="IMAGE", help="two pictures, inverted first")
+    add_editing_outputs(interpolate, "interpolation.png", 8, "frames, both ends included (default 8)")
+
+
+def add_editing_outputs(parser, out: str, n: int | None, n_help: str) -> None:
+    parser.add_argument(
+        "--out", type=file_path, default=Path(out), help=f"the strip: .png, .jpg, .jpeg or .webp (default {out})"
+    )
+    add_sample_flags(parser, n=n, n_help=n_help)
+    parser.add_argument("--device", default="auto", help="auto (a GPU if there is one), cpu, cuda, cuda:1, mps")

@@ -1,4 +1,4 @@
-"""Datasets held in memory as one uint8 tensor: built-in cartoon faces, CelebA, or any image folder."""
+"""Datasets as one uint8 tensor, memory-mapped from the cache: built-in cartoon faces, CelebA, or any image folder."""
 
 from functools import partial
 from pathlib import Path
@@ -6,9 +6,9 @@ from pathlib import Path
 from ..errors import UserError
 from .builtin import BUILTIN_VERSION, generate_faces
 from .cache import fingerprint_files, folder_label, load_or_build
-from .celeba import SPLITS, celeba_source_files, check_split, read_celeba
+from .celeba import SPLITS, celeba_plan, celeba_source_files, check_split
 from .dataset import ImageDataset
-from .folder import list_image_files, read_folder
+from .folder import folder_plan, list_image_files
 from .spec import DataSpec, parse_data_spec
 
 __all__ = ["ImageDataset", "open_dataset", "parse_data_spec", "DataSpec", "SPLITS"]
@@ -20,7 +20,8 @@ def open_dataset(
     """Open 'builtin[:N[:SEED]]', 'celeba:PATH', 'folder:PATH' or a bare PATH at image_size x image_size.
 
     split is train, valid, test or all; only CelebA with its partition file has valid and test.
-    The preprocessed images are cached (see cache.py), so only the first open decodes files.
+    The preprocessed images are cached (see cache.py), so only the first open decodes files, and are memory-mapped
+    from the cache file, so the processes of one machine share one copy of them.
     """
     if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
         raise UserError(f"image size must be a positive whole number of pixels, got {image_size!r}")
@@ -39,12 +40,12 @@ def open_dataset(
     elif data.kind == "celeba":
         label = folder_label("celeba", data.path, image_size, split)
         fields = path_fields(data, celeba_source_files(data.path), "celeba", split)
-        build = partial(read_celeba, data.path, image_size, split, progress, data.source)
+        build = partial(celeba_plan, data.path, image_size, split, data.source)
     else:
         label = folder_label("folder", data.path, image_size, "all")
         fields = path_fields(data, list_image_files(data.path), "center_square", "all")
-        build = partial(read_folder, data.path, image_size, progress, data.source)
-    return load_or_build(label, {**fields, "image_size": image_size}, build, cache_dir)
+        build = partial(folder_plan, data.path, image_size, data.source)
+    return load_or_build(label, {**fields, "image_size": image_size}, build, cache_dir, progress)
 
 
 def path_fields(data: DataSpec, files: list[str], crop: str, split: str) -> dict:

@@ -4,12 +4,11 @@ import os
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ..errors import UserError
 from .celeba_annotations import read_attribute_file, read_partition_file
 from .dataset import ImageDataset
-from .decoding import decode_images
+from .decoding import DecodePlan, decode_in_memory
 from .folder import is_image_file, require_folder
 from .transforms import celeba_crop_box
 from .warn import counted_with_examples, logger, warn_with_examples
@@ -109,10 +108,19 @@ def select_celeba_images(root: Path, split: str) -> tuple[list[str], list[str], 
     return names, attribute_names, rows
 
 
-def read_celeba(root: Path, image_size: int, split: str, progress: bool, source: str) -> ImageDataset:
+def celeba_plan(root: Path, image_size: int, split: str, source: str) -> DecodePlan:
+    """The files of a split to decode, with their attribute rows; nothing is decoded yet."""
     names, attribute_names, rows = select_celeba_images(root, split)
-    images, kept = decode_images(image_folder(root), names, celeba_crop_box, image_size, progress)
-    attributes = None if rows is None else torch.from_numpy(np.stack([rows[name] for name in kept]))
-    return ImageDataset(
-        images=images, names=kept, attribute_names=attribute_names, attributes=attributes, source=source
+    return DecodePlan(
+        image_folder(root),
+        names,
+        celeba_crop_box,
+        image_size,
+        source,
+        attribute_names=attribute_names,
+        attribute_rows=rows,
     )
+
+
+def read_celeba(root: Path, image_size: int, split: str, progress: bool, source: str) -> ImageDataset:
+    return decode_in_memory(celeba_plan(root, image_size, split, source), progress)

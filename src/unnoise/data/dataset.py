@@ -1,6 +1,11 @@
-"""The in-memory dataset every reader returns: one uint8 tensor, so a batch is just an index."""
+"""The dataset every reader returns: one uint8 tensor, so a batch is just an index.
+
+Opened from the cache, the tensor is a memory map of the cache file (cache_file): its pages live once in the
+operating system's page cache, shared by every process of a node, and a set larger than memory is read from disk.
+"""
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -12,6 +17,7 @@ class ImageDataset:
     attribute_names: list[str]  # [] when the source has no attributes
     attributes: torch.Tensor | None  # (N, A) uint8 in {0, 1}, row i belongs to names[i]
     source: str  # the canonical spec it was opened from, e.g. "celeba:/abs/path"
+    cache_file: Path | None = None  # the file images are memory-mapped from; None when they are in process memory
 
     def __post_init__(self):
         count = self.images.shape[0]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from .dataset import ImageDataset
-from .decoding import decode_images
+from .decoding import DecodePlan, decode_in_memory
 from .transforms import center_square_box
 from .warn import counted_with_examples, logger
 
@@ -119,15 +119,21 @@ def warn_left_out(root: Path, read: int, left_out: dict[str, list[str]]) -> None
     logger.warning(f"read {read} image{'' if read == 1 else 's'} in {root}, left out {count}: {reasons}")
 
 
-def read_folder(root: Path, image_size: int, progress: bool, source: str) -> ImageDataset:
+def folder_plan(root: Path, image_size: int, source: str) -> DecodePlan:
+    """Every image file of the tree to decode, centre-cropped; what the tree leaves out is warned about at the end."""
     listing = scan_folder(root)
     if not listing.names:
         raise UserError(
             f"no images in {root} or its subfolders (looked for {' '.join(IMAGE_EXTENSIONS)}); point to a folder of "
             "images"
         )
-    images, kept = decode_images(root, listing.names, center_square_box, image_size, progress, report_unreadable=False)
-    decoded = set(kept)
-    undecodable = [name for name in listing.names if name not in decoded]
-    warn_left_out(root, len(kept), {**listing.left_out, UNREADABLE: listing.left_out.get(UNREADABLE, []) + undecodable})
-    return ImageDataset(images=images, names=kept, attribute_names=[], attributes=None, source=source)
+
+    def report_left_out(kept: list[str], undecodable: list[str]) -> None:
+        unreadable = listing.left_out.get(UNREADABLE, []) + undecodable
+        warn_left_out(root, len(kept), {**listing.left_out, UNREADABLE: unreadable})
+
+    return DecodePlan(root, listing.names, center_square_box, image_size, source, report_left_out=report_left_out)
+
+
+def read_folder(root: Path, image_size: int, progress: bool, source: str) -> ImageDataset:
+    return decode_in_memory(folder_plan(root, image_size, source), progress)

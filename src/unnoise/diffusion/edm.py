@@ -7,9 +7,16 @@ from __future__ import annotations
 
 import torch
 
+from .process import coefficient
+
 SIGMA_DATA = 0.5  # sigma_d: the standard deviation of the data (images in [-1, 1])
 P_MEAN, P_STD = -1.2, 1.2  # ln(sigma) ~ N(P_mean, P_std^2) in training
 SIGMA_MIN, SIGMA_MAX, RHO = 0.002, 80.0, 7.0  # the sampling grid
+
+
+def perturb(x0: torch.Tensor, noise: torch.Tensor, sigma: torch.Tensor | float) -> torch.Tensor:
+    """x = x_0 + sigma eps: the data at noise level sigma (EDM eq. 1's marginal, the variance-exploding form)."""
+    return x0 + coefficient(sigma, x0) * noise
 
 
 def c_skip(sigma: torch.Tensor, sigma_data: float = SIGMA_DATA) -> torch.Tensor:

@@ -90,3 +90,27 @@ def noise_level_grid(
     )
     finite = schedule.sigmas[torch.isfinite(schedule.sigmas)]
     return karras_grid(finite[0].item(), finite[-1].item(), steps, rho)
+
+
+def sigma_of_strength(strength: float) -> float:
+    """sigma = t / (1 - t) with t = strength: SDEdit's starting level, named as flow matching's time.
+
+    strength 0 is the data itself (sigma = 0), 1 pure noise (sigma = inf), 0.5 equal signal and noise (sigma = 1);
+    x_VE = x_0 + sigma eps, so the same strength is the same noise level on every formulation and grid.
+    """
+    check(
+        isinstance(strength, (int, float)) and not isinstance(strength, bool) and 0 <= strength <= 1,
+        f"strength must be a number in [0, 1] (0 returns the image, 1 ignores it), got {strength!r}",
+        "strength",
+    )
+    return strength / (1 - strength) if strength < 1 else float("inf")
+
+
+def partial_grid(sigmas: torch.Tensor, sigma_start: float) -> torch.Tensor:
+    """The grid started part-way: min(sigma_start, sigmas[0]), then the grid's levels below it (Meng et al. 2022).
+
+    A start at or above the grid's noisiest level returns the whole grid; a start of 0 returns [0] (no steps).
+    """
+    start = min(sigma_start, sigmas[0].item())
+    below = sigmas[sigmas < start]
+    return torch.cat([sigmas.new_tensor([start]), below]) if start > 0 else sigmas.new_zeros(1)

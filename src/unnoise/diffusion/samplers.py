@@ -93,7 +93,8 @@ def sample_ddim(
         alpha_bar_t, alpha_bar_s = alpha_bar_of_sigma(sigma), alpha_bar_of_sigma(sigma_next)
         x0 = denoiser(x, sigma)
         eps = predict_eps_from_x0(x, x0, alpha_bar_t)
-        c = eta * ((1 - alpha_bar_s) / (1 - alpha_bar_t) * (1 - alpha_bar_t / alpha_bar_s)) ** 0.5
+        # eta = 0 needs no c, and a step up the grid (DDIM inversion) would make its root imaginary
+        c = eta * ((1 - alpha_bar_s) / (1 - alpha_bar_t) * (1 - alpha_bar_t / alpha_bar_s)) ** 0.5 if eta > 0 else 0.0
         x = alpha_bar_s**0.5 * x0 + max(1 - alpha_bar_s - c * c, 0.0) ** 0.5 * eps
         if sigma_next > 0 and eta > 0:
             x = x + c * noise(x)
@@ -253,13 +254,14 @@ class Solver:
     stochastic: bool = False
     default_spacing: str = "uniform"
     evaluations_per_step: int = 1  # Heun: 2, except on its last step
+    multistep: bool = False  # a step reads earlier steps' predictions (so one step cannot be solved for on its own)
 
 
 SOLVERS: dict[str, Solver] = {
     "ddpm": Solver(sample_ddpm, ("variance",), stochastic=True),
     "ddim": Solver(sample_ddim, ("eta",)),
-    "dpmpp_2m": Solver(sample_dpmpp_2m),
-    "dpmpp_2m_sde": Solver(sample_dpmpp_2m_sde, stochastic=True),
+    "dpmpp_2m": Solver(sample_dpmpp_2m, multistep=True),
+    "dpmpp_2m_sde": Solver(sample_dpmpp_2m_sde, stochastic=True, multistep=True),
     "euler": Solver(sample_euler, default_spacing="karras"),
     "heun": Solver(sample_heun, default_spacing="karras", evaluations_per_step=2),
     "midpoint": Solver(sample_midpoint, default_spacing="karras", evaluations_per_step=2),

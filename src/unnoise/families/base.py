@@ -8,7 +8,7 @@ whether it trains across processes; and how its network turns SampleSettings int
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from torch import nn
@@ -97,6 +97,14 @@ class Objective:
     def nfe(self, settings: SampleSettings) -> int:
         """Network evaluations per image."""
         return 1
+
+    def forward_process(
+        self, x0: torch.Tensor, noise: torch.Tensor, levels: Sequence[float] | None = None
+    ) -> tuple[torch.Tensor, list[str]]:
+        """The forward process as the objective trains on it, for a picture: x_0 (1, C, H, W) and one noise at growing
+        noise levels -> (K, C, H, W) in the model range, with a label for each. Raises UserError for a run without
+        a forward process (VAE, GAN) or for levels outside the formulation's range."""
+        raise UserError(f"a {self.network_name} run has no forward (noising) process to picture")
 
     def noise_level_label(self, sigma: float) -> str:
         return f"sigma={sigma:.3g}"

@@ -98,7 +98,13 @@ class DenoisingObjective(Objective):
         if condition is None:
             device = next(model.parameters()).device
             condition, baseline = request_condition(
-                self.config.condition, settings.n, device, settings.attrs, settings.prompt, settings.negative_prompt
+                self.config.condition,
+                settings.n,
+                device,
+                settings.attrs,
+                settings.prompt,
+                settings.negative_prompt,
+                settings.guidance,
             )
         return generate(model, self.denoiser_for, grid, self.image_shape, settings, condition, baseline, on_step)
 

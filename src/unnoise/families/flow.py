@@ -12,6 +12,9 @@ from ..diffusion.losses import prediction_loss
 from ..errors import check
 from .denoising import DenoisingObjective, conditioned
 
+# Times of the forward-process picture: the image, five steps of fading, pure noise.
+PICTURE_TIMES = (0.0, 0.05, 0.1, 0.2, 0.4, 0.7, 1.0)
+
 
 class FlowObjective(DenoisingObjective):
     spacings = ("uniform", "karras")  # uniform: equal steps in t from 1 to 0; karras: rho-spaced sigma = t / (1 - t)
@@ -43,3 +46,11 @@ class FlowObjective(DenoisingObjective):
             return uniform_time_grid(steps)
         d = self.config.diffusion
         return karras_grid(d.sigma_min, d.sigma_max, steps, rho)
+
+    def forward_process(self, x0, noise, levels=None):
+        """x_t = (1 - t) x_0 + t eps at times `levels` in [0, 1] (default PICTURE_TIMES), labelled t=."""
+        times = list(PICTURE_TIMES if levels is None else levels)
+        check(all(0 <= t <= 1 for t in times), f"flow-matching times lie in [0, 1], got {times}", "timesteps")
+        t = torch.tensor(times, dtype=x0.dtype)
+        x_t = flow_interpolate(x0.expand(len(times), -1, -1, -1), noise.expand(len(times), -1, -1, -1), t)
+        return x_t, [f"t={time:g}" for time in times]

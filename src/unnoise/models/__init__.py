@@ -62,6 +62,16 @@ def build_model(
         )
     if architecture == "toy_unet":
         return ToyUNet(image_channels, model_config.base_channels, tuple(model_config.channel_mult))
+    resolutions = [image_size // patch // 2**level for level in range(levels)]
+    missing = [size for size in model_config.attention_resolutions if size not in resolutions]
+    if missing:  # silently dropped, a typo would train a network without the attention its user asked for
+        raise UserError(
+            f"model.attention_resolutions names {', '.join(map(str, missing))}, but this U-Net's levels work at "
+            f"{', '.join(map(str, resolutions))} pixels (data.image_size {image_size}"
+            + (f" on {patch}x{patch} patches" if patch > 1 else "")
+            + "); choose among those, or none",
+            settings=("model.attention_resolutions", "data.image_size"),
+        )
     return UNet(
         image_size=image_size,
         image_channels=image_channels,

@@ -48,14 +48,16 @@ class PerImageNoise:
 
 
 @torch.no_grad()
-def in_batches(model: nn.Module, settings: SampleSettings, draw: DrawBatch) -> torch.Tensor:
-    """uint8 images (n, C, H, W) from draw(rows, noise) -> [-1, 1] images, batch by batch, the model in eval mode."""
+def in_batches(model: nn.Module, settings: SampleSettings, draw: DrawBatch, as_images: bool = True) -> torch.Tensor:
+    """draw(rows, noise) -> [-1, 1] images for each batch of settings.n, joined as uint8 (n, C, H, W), the model in
+    eval mode; as_images=False joins the raw float32 outputs instead (on the CPU)."""
     device = next(model.parameters()).device
+    finish = images_from_model_range if as_images else (lambda x: x.float().cpu())
     was_training = model.training
     model.eval()
     try:
         batches = [
-            images_from_model_range(draw(rows, PerImageNoise(settings.seed, rows, device)))
+            finish(draw(rows, PerImageNoise(settings.seed, rows, device)))
             for rows in batch_slices(settings.n, settings.batch_size)
         ]
     finally:
@@ -86,14 +88,26 @@ def generate(
     solver = SOLVERS[settings.solver_name]
 
     def draw(rows: slice, noise: PerImageNoise) -> torch.Tensor:
-        x = noise.draw(image_shape)
-        network = model
-        if condition is not None:
-            away = baseline[rows] if baseline is not None else null_condition_like(condition[rows])
-            network = GuidedNetwork(model, condition[rows], away, settings.guidance)
-        return solver.function(denoiser_for(network), x, grid, noise, on_step, **settings.solver_options())
+        denoiser = denoiser_of_rows(model, denoiser_for, rows, settings, condition, baseline)
+        return solver.function(denoiser, noise.draw(image_shape), grid, noise, on_step, **settings.solver_options())
 
     return in_batches(model, settings, draw)
+
+
+def denoiser_of_rows(
+    model: nn.Module,
+    denoiser_for: Callable[[Callable], DenoiserLike],
+    rows: slice,
+    settings: SampleSettings,
+    condition: Condition | None = None,
+    baseline: Condition | None = None,
+) -> DenoiserLike:
+    """The denoiser D(x; sigma) for images `rows`: the model guided by their rows of the condition (if any)."""
+    network = model
+    if condition is not None:
+        away = baseline[rows] if baseline is not None else null_condition_like(condition[rows])
+        network = GuidedNetwork(model, condition[rows], away, settings.guidance)
+    return denoiser_for(network)
 
 
 def generate_from_prior(model: nn.Module, settings: SampleSettings) -> torch.Tensor:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..config import ConditionConfig
+from ..diffusion.guidance import DEFAULT_GUIDANCE
 from ..errors import UserError
 from ..models.conditioning import ABSENT, PRESENT, UNKNOWN, Condition
 
@@ -42,16 +43,24 @@ def request_condition(
     attrs=None,
     prompt: str | None = None,
     negative_prompt: str | None = None,
+    guidance: float = DEFAULT_GUIDANCE,
 ) -> tuple[Condition | None, Condition | None]:
     """(condition, baseline) for count images of one request: baseline is the negative prompt, or None for the null one.
 
     A run trained on captions also takes attrs, asked as the caption that names them ("a photo of a smiling woman").
-    Raises UserError naming the setting for a request the run cannot take.
+    Raises UserError naming the setting for a request the run cannot take, and for a guidance scale other than the
+    default with nothing to guide towards (it would change nothing, silently).
     """
     kind = config.kind
     if attrs is None and prompt is None:
         if negative_prompt is not None:
             raise UserError("negative_prompt needs a prompt", settings=("negative_prompt", "prompt"))
+        if guidance != DEFAULT_GUIDANCE:
+            towards = "attrs or a prompt" if kind != "none" else "a condition, and this run was trained without one"
+            raise UserError(
+                f"guidance {guidance:g} steers samples towards a request, so it needs {towards}",
+                settings=("guidance", "attrs", "prompt"),
+            )
         return None, None
     if kind == "none":
         raise UserError(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,26 @@ SOLVER_OPTIONS = ("eta", "variance")  # options of one solver each; `spacing` an
 def is_number(value: Any) -> bool:
     """A finite int or float (not a bool, not a string)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def is_integer(value: Any) -> bool:
+    """An int (not a bool)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def as_python_number(value: Any) -> Any:
+    """numpy's (and other libraries') integer and real scalars as int and float; anything else as it is (a bool too,
+    which validation then refuses)."""
+    if isinstance(value, bool) or type(value) in (int, float):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    return value
+
+
+NUMBER_FIELDS = ("n", "seed", "batch_size", "steps", "rho", "eta", "guidance")
 
 
 @dataclass(frozen=True)
@@ -59,20 +80,24 @@ class SampleSettings:
     negative_prompt: str | None = None
     guidance: float = DEFAULT_GUIDANCE
 
+    def __post_init__(self) -> None:
+        for name in NUMBER_FIELDS:  # np.int64(3) is the seed 3, np.float32(0.5) the eta 0.5
+            object.__setattr__(self, name, as_python_number(getattr(self, name)))
+
     def replace(self, **changes: Any) -> "SampleSettings":
         return dataclasses.replace(self, **changes)
 
     def validate(self) -> "SampleSettings":
         """Check every value that does not depend on the run; returns self. Raises UserError naming the setting."""
-        check(isinstance(self.n, int) and self.n >= 1, f"n must be at least 1, got {self.n}", "n")
+        check(is_integer(self.n) and self.n >= 1, f"n must be at least 1, got {self.n}", "n")
         check(
-            isinstance(self.batch_size, int) and self.batch_size >= 1,
+            is_integer(self.batch_size) and self.batch_size >= 1,
             f"batch_size must be at least 1, got {self.batch_size}",
             "batch_size",
         )
         check(
-            isinstance(self.seed, int) and 0 <= self.seed < 2**63,
-            f"seed must be an integer in [0, 2^63), got {self.seed}",
+            is_integer(self.seed) and 0 <= self.seed < 2**63,
+            f"seed must be an integer in [0, 2^63), got {self.seed!r}",
             "seed",
         )
         check(
@@ -81,7 +106,7 @@ class SampleSettings:
             "sampler",
         )
         check(
-            self.steps is None or (isinstance(self.steps, int) and self.steps >= 1),
+            self.steps is None or (is_integer(self.steps) and self.steps >= 1),
             f"steps must be at least 1, got {self.steps}",
             "steps",
         )

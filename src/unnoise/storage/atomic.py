@@ -9,6 +9,7 @@ leaves the old file and no temporary one.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -20,9 +21,10 @@ from ..errors import UserError
 class WriteError(UserError):
     """A file or folder that could not be written: the message names the path and the operating system's reason."""
 
-    def __init__(self, path: str | os.PathLike, error: OSError):
-        self.path, self.reason = Path(path), describe_os_error(error, path)
-        super().__init__(f"cannot write {self.path}: {self.reason}")
+    def __init__(self, path: str | os.PathLike, error: OSError | str):
+        self.path = Path(path)
+        self.reason = error if isinstance(error, str) else describe_os_error(error, path)
+        super().__init__(f"cannot write {str(path) or repr(str(path))}: {self.reason}")
 
 
 def describe_os_error(error: OSError, path: str | os.PathLike | None = None) -> str:
@@ -40,6 +42,22 @@ def describe_os_error(error: OSError, path: str | os.PathLike | None = None) -> 
     return error.strerror or str(error) or type(error).__name__
 
 
+def refuse_unwritable_target(target: str | os.PathLike) -> None:
+    """Raise WriteError for a target no write should replace: an empty name, or anything that exists and is not a
+    regular file (or a link to one): a device such as /dev/null, a folder, a pipe, a socket.
+
+    A rename over a device node would turn it into a regular file (as root, /dev/null stops being one).
+    """
+    if str(target) == "":
+        raise WriteError(target, "the path is empty; name a file")
+    path = Path(target)
+    if path.is_dir():
+        raise WriteError(path, os.strerror(errno.EISDIR))  # as the rename itself would say
+    if os.path.lexists(path) and not path.is_file():
+        kind = "a broken link" if not path.exists() else "a device, pipe or socket"
+        raise WriteError(path, f"it is {kind}, not a regular file; name a file to write")
+
+
 def file_in_the_way(path: Path) -> Path | None:
     """The nearest strict ancestor of path that exists and is not a folder, or None."""
     for ancestor in path.parents:
@@ -52,9 +70,11 @@ def file_in_the_way(path: Path) -> Path | None:
 def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path in target's folder; on success it replaces target, on failure it vanishes.
 
-    The folder is created if needed. Raises WriteError naming target when the folder cannot be made or the
+    The folder is created if needed. Raises WriteError naming target, before anything is written, when it is empty
+    or exists and is not a regular file (refuse_unwritable_target); and when the folder cannot be made or the
     temporary file cannot be written (an OSError inside the block included), flushed or renamed into place.
     """
+    refuse_unwritable_target(target)
     target = Path(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -94,6 +114,8 @@ def write_text_atomic(target: str | os.PathLike, text: str) -> None:
 
 def make_folder(path: str | os.PathLike) -> Path:
     """Create a folder and its parents if needed; raises WriteError naming it when that fails."""
+    if str(path) == "":
+        raise WriteError(path, "the path is empty; name a folder")
     path = Path(path)
     try:
         path.mkdir(parents=True, exist_ok=True)

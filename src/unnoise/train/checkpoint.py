@@ -35,6 +35,7 @@ __all__ = [
     "checkpoint_step",
     "latest_checkpoint",
     "load_checkpoint",
+    "read_progress",
     "save_checkpoint",
     "step_folders",
 ]
@@ -71,8 +72,12 @@ def save_checkpoint(
     optimizer: torch.optim.Optimizer,
     keep: int = 2,
     scaler: torch.amp.GradScaler | None = None,
+    progress: dict | None = None,
 ) -> Path:
     """Write a complete checkpoint for `step`, publish its EMA weights as model.safetensors, keep the newest `keep`.
+
+    progress: JSON-able facts about the run so far that resuming needs besides the tensors (seconds trained, where
+    the learning-rate schedule ends), read back by `read_progress`.
 
     Raises WriteError naming the folder or file that could not be written (no space, ...); the checkpoints and the
     model.safetensors written before stay as they were, and no temporary folder is left behind.
@@ -82,7 +87,7 @@ def save_checkpoint(
     make_folder(state_dir)
     final = state_dir / f"{STEP_PREFIX}{step:07d}"
     if not final.exists():  # a step's state is a function of the step, so an existing folder already holds it
-        write_checkpoint_folder(final, step, model, ema_model, optimizer, scaler)
+        write_checkpoint_folder(final, step, model, ema_model, optimizer, scaler, progress)
     publish_model(final / "ema.safetensors", run_dir / MODEL_FILE)
     for old in step_folders(run_dir)[: -max(keep, 1)]:
         shutil.rmtree(old, ignore_errors=True)
@@ -98,6 +103,7 @@ def write_checkpoint_folder(
     ema_model: nn.Module,
     optimizer: torch.optim.Optimizer,
     scaler: torch.amp.GradScaler | None,
+    progress: dict | None = None,
 ) -> None:
     """Fill a hidden folder beside `final`, then rename it to `final`: readers see a complete checkpoint or none.
 
@@ -113,7 +119,7 @@ def write_checkpoint_folder(
         save_tensors(optimizer_tensors, temporary / "optimizer.safetensors")
         fsync(temporary / "optimizer.safetensors")
         scaler_state = scaler.state_dict() if scaler is not None and scaler.is_enabled() else None
-        trainer_state = {"step": step, "optimizer": optimizer_rest, "grad_scaler": scaler_state}
+        trainer_state = {"step": step, "optimizer": optimizer_rest, "grad_scaler": scaler_state, "progress": progress}
         (temporary / "trainer.json").write_text(json.dumps(trainer_state, indent=1))
         fsync(temporary / "trainer.json")
         os.rename(temporary, final)
@@ -153,3 +159,13 @@ def load_checkpoint(
     if scaler is not None and scaler.is_enabled() and trainer_state.get("grad_scaler"):
         scaler.load_state_dict(trainer_state["grad_scaler"])
     return int(trainer_state["step"])
+
+
+def read_progress(folder: Path) -> dict:
+    """The `progress` facts save_checkpoint stored in a checkpoint folder ({} for checkpoints written before them)."""
+    try:
+        return json.loads((Path(folder) / "trainer.json").read_text()).get("progress") or {}
+    except (OSError, ValueError) as error:
+        raise UserError(
+            f"checkpoint {folder} is unreadable ({error}); delete it to resume from the one before"
+        ) from None

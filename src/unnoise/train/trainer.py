@@ -8,6 +8,7 @@ exactly what one process with N times the batch would.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import signal
 import time
@@ -24,15 +25,15 @@ from ..data.transforms import horizontal_flip, to_model_range
 from ..errors import UserError
 from ..families import objective_for
 from ..models import Condition, network_for
-from .checkpoint import checkpoint_step, latest_checkpoint, load_checkpoint, save_checkpoint
+from .checkpoint import checkpoint_step, latest_checkpoint, load_checkpoint, read_progress, save_checkpoint
 from .conditions import TrainingConditions
 from .data_order import DataOrder, step_seed
 from .distributed import Distributed
 from .ema import EMA
 from .hooks import Hook
+from .placement import place_images
 
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
-GPU_DATASET_LIMIT_BYTES = 8 * 2**30
 
 
 class LossNotFinite(UserError):
@@ -42,13 +43,26 @@ class LossNotFinite(UserError):
 def learning_rate_at(
     step: int, base_lr: float, warmup_steps: int, total_steps: int = 0, schedule: str = "constant"
 ) -> float:
-    """Linear warm-up to base_lr over warmup_steps, then constant or cosine decay to 0 at total_steps."""
+    """Linear warm-up to base_lr over warmup_steps, then constant or cosine decay to 0 at total_steps.
+
+    A cosine schedule warms up for at most a quarter of total_steps: a run (or time budget) shorter than its warm-up
+    would otherwise end at the full rate, never decaying.
+    """
+    if schedule == "cosine" and total_steps > 0:
+        warmup_steps = min(warmup_steps, total_steps // 4)
     if warmup_steps > 0 and step < warmup_steps:
         return base_lr * (step + 1) / warmup_steps
     if schedule == "cosine" and total_steps > warmup_steps:
         progress = min(1.0, (step - warmup_steps) / (total_steps - warmup_steps))
         return base_lr * 0.5 * (1 + math.cos(math.pi * progress))
     return base_lr
+
+
+def data_identity(dataset) -> dict:
+    """What a checkpoint remembers of its data: the image count and a hash of the file names in order (which image
+    each index is). Not file times or paths, so a data set copied to another machine still resumes."""
+    names = hashlib.sha256("\n".join(dataset.names).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return {"images": len(dataset), "names": names}
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
@@ -136,16 +150,17 @@ class Trainer:
         )
         self.precision = resolve_precision(train.precision, device)
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.precision == "fp16")
-        # On a GPU the uint8 images live in GPU memory when they fit comfortably (CelebA at 64x64: 2.5 GB), so
-        # a batch is one gather with no host-to-device copy; otherwise they stay in pinned host memory.
-        images = dataset.images
-        if device.type == "cuda":
-            images = images.to(device) if images.nbytes < GPU_DATASET_LIMIT_BYTES else images.pin_memory()
-        self.images = images
+        # Small sets live in GPU memory (a batch is one gather there); larger ones stay mapped from the cache file,
+        # shared by the node's processes, never copied into each process (not even as pinned memory).
+        self.images, self.data_placement = place_images(dataset, device)
         self.global_batch = train.batch_size * distributed.world_size * train.accum
         self.order = DataOrder(len(dataset), self.global_batch, train.seed)
         self.step = 0
         self.horizon = train.steps  # where the learning-rate schedule ends: train.steps, or sooner under max_minutes
+        # max_minutes is a budget for the whole run: training seconds of earlier sessions (before a resume) count.
+        self.seconds_before = 0.0
+        self.session_started = time.perf_counter()
+        self.data_identity = data_identity(dataset)
         self.reset_loss_tally()
 
     def reset_loss_tally(self) -> None:
@@ -160,6 +175,12 @@ class Trainer:
         folder = latest_checkpoint(self.run_dir)
         if folder is not None:
             self.step = load_checkpoint(folder, self.model, self.ema.model, self.optimizer, self.scaler)
+            progress = read_progress(folder)
+            self.check_same_data(progress.get("data"), checkpoint_step(folder))
+            self.seconds_before = float(progress.get("seconds_trained", 0.0))
+            if self.config.train.max_minutes and progress.get("budget_horizon"):
+                # The schedule goes on towards the end the budget set, instead of jumping back to train.steps.
+                self.horizon = min(int(progress["budget_horizon"]), self.config.train.steps)
         self.tally_start = self.step
         return self.step
 
@@ -168,8 +189,14 @@ class Trainer:
         self.check_finite()
         path = None
         if self.distributed.is_main:
+            progress = {
+                "data": self.data_identity,
+                "seconds_trained": self.seconds_trained(),
+                "budget_horizon": self.horizon if self.config.train.max_minutes else None,
+            }
+            train = self.config.train
             path = save_checkpoint(
-                self.run_dir, self.step, self.model, self.ema.model, self.optimizer, self.config.train.keep, self.scaler
+                self.run_dir, self.step, self.model, self.ema.model, self.optimizer, train.keep, self.scaler, progress
             )
         self.distributed.barrier()  # nobody reads a checkpoint before it is complete
         return path
@@ -254,8 +281,32 @@ class Trainer:
         self.reset_loss_tally()
         return (totals[0] / totals[1].clamp(min=1)).item()
 
+    def check_same_data(self, trained_on: dict | None, step: int) -> None:
+        """UserError when the data changed since the checkpoint: the batches would no longer continue the same order,
+        and the resumed run would silently differ from an uninterrupted one. (Checkpoints older than this check
+        carry no identity and resume as before.)"""
+        if trained_on is None or trained_on == self.data_identity:
+            return
+        now = self.data_identity
+        change = (
+            f"{trained_on['images']} images then, {now['images']} now"
+            if trained_on["images"] != now["images"]
+            else "the same number of images, but other files or another order"
+        )
+        raise UserError(
+            f"{self.run_dir}'s checkpoint at step {step} was trained on other data than {self.dataset.source} gives "
+            f"now ({change}), so its data order cannot continue: resume with the data it trained on, or train a new "
+            "run in another folder",
+            settings=("data.source",),
+        )
+
+    def seconds_trained(self) -> float:
+        """Wall-clock seconds of training in this run, over every session (resumes) so far."""
+        return self.seconds_before + time.perf_counter() - self.session_started
+
     def budget_horizon(self, budget_s: float, elapsed_s: float, first_step: int) -> int:
-        """The step at which the time budget will run out at the pace so far (at most train.steps), agreed by all ranks.
+        """The step at which budget_s (what was left of the budget when this session began) runs out at the pace so far
+        (at most train.steps), agreed by all ranks.
 
         The learning-rate schedule ends there, so a run stopped by its budget has decayed properly. Called at log
         steps only, where the ranks already meet.
@@ -286,24 +337,23 @@ class Trainer:
             hook.on_start(self)
         status = "finished"
         train = self.config.train
-        budget_s = train.max_minutes * 60
-        started, first_step = time.perf_counter(), self.step
+        budget_s = train.max_minutes * 60 - self.seconds_before  # what is left of the run's budget
+        self.session_started, first_step = time.perf_counter(), self.step
+        if train.max_minutes and budget_s <= 0 and self.step < train.steps:
+            status = "out_of_time"  # resumed with nothing left of the budget: a larger max_minutes trains longer
         with stop_on_signals() as stop:
-            while self.step < train.steps:
+            while self.step < train.steps and status == "finished":
                 self.train_step()
+                elapsed = time.perf_counter() - self.session_started
                 if self.step % max(1, train.log_every) == 0 or self.step == train.steps:
                     loss = self.mean_loss()
-                    if budget_s:
-                        self.horizon = self.budget_horizon(budget_s, time.perf_counter() - started, first_step)
+                    if train.max_minutes:
+                        self.horizon = self.budget_horizon(budget_s, elapsed, first_step)
                     for hook in self.hooks:
                         hook.on_log(self, loss)
                 for hook in self.hooks:
                     hook.after_step(self)
-                status = self.agreed_status(
-                    stop.requested, bool(budget_s and time.perf_counter() - started >= budget_s)
-                )
-                if status != "finished":
-                    break
+                status = self.agreed_status(stop.requested, bool(train.max_minutes and elapsed >= budget_s))
         if self.loss_count:
             loss = self.mean_loss()
             for hook in self.hooks:

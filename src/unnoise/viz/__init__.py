@@ -2,12 +2,14 @@
 
 from .images import (
     captioned_rows,
+    check_picture_path,
     display_scale,
     image_grid,
     labelled_rows,
     line_chart,
     save_grid,
     save_images,
+    save_picture,
     save_png,
     titled_panels,
     to_pil,
@@ -15,12 +17,14 @@ from .images import (
 
 __all__ = [
     "captioned_rows",
+    "check_picture_path",
     "display_scale",
     "image_grid",
     "labelled_rows",
     "line_chart",
     "save_grid",
     "save_images",
+    "save_picture",
     "save_png",
     "titled_panels",
     "to_pil",

@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from ..storage.atomic import atomic_path
+from ..errors import UserError
+from ..storage.atomic import atomic_path, refuse_unwritable_target
 
 BACKGROUND = (255, 255, 255)
 INK = (40, 40, 40)
@@ -191,6 +192,11 @@ def line_chart(
     return canvas
 
 
+# The formats a user's file name may ask for; JPEG at high quality, since these are pictures people look at.
+PICTURE_FORMATS = {".png": ("PNG", {}), ".jpg": ("JPEG", {"quality": 95}), ".jpeg": ("JPEG", {"quality": 95})}
+PICTURE_FORMATS[".webp"] = ("WEBP", {"lossless": True})
+
+
 def save_png(image: Image.Image, path: str | Path) -> Path:
     """Write a PNG atomically (the folder is created if needed); returns the path."""
     path = Path(path)
@@ -199,9 +205,35 @@ def save_png(image: Image.Image, path: str | Path) -> Path:
     return path
 
 
+def save_picture(image: Image.Image, path: str | Path) -> Path:
+    """Write an image atomically in the format its name asks for (.png, .jpg/.jpeg, .webp); returns the path.
+
+    Raises UserError (setting `out`) for any other suffix, rather than writing PNG bytes under a misleading name.
+    """
+    path = check_picture_path(path)
+    format_name, options = PICTURE_FORMATS[path.suffix.lower()]
+    with atomic_path(path, suffix=path.suffix) as temporary:
+        image.save(temporary, format=format_name, **options)
+    return path
+
+
+def check_picture_path(path: str | Path) -> Path:
+    """path, if save_picture can write there: a picture suffix, and not a device, folder or empty name. Call it
+    before the work whose result it will hold. Raises UserError (setting `out`) or WriteError naming the path."""
+    refuse_unwritable_target(path)
+    path = Path(path)
+    if path.suffix.lower() not in PICTURE_FORMATS:
+        raise UserError(
+            f"out {path} names no picture format unnoise writes; end it in {', '.join(PICTURE_FORMATS)}",
+            settings=("out",),
+        )
+    return path
+
+
 def save_grid(images: torch.Tensor, path: str | Path, columns: int | None = None) -> Path:
-    """Save (N, 3, H, W) uint8 images as one PNG grid, small images upscaled for viewing."""
-    return save_png(image_grid(images, columns, scale=display_scale(images.shape[-1])), path)
+    """Save (N, 3, H, W) uint8 images as one grid picture (PNG, or JPEG/WebP as path's suffix says; UserError for
+    another suffix), small images upscaled for viewing."""
+    return save_picture(image_grid(images, columns, scale=display_scale(images.shape[-1])), path)
 
 
 def save_images(images: torch.Tensor, folder: str | Path, prefix: str = "sample") -> list[Path]:

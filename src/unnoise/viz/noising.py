@@ -72,15 +72,3 @@ def noising_strip_from_image(
     return labelled_rows(
         [images_from_model_range(x_t)], [f"t={step}" for step in timesteps], scale=max(1, 128 // image.shape[-1])
     )
-
-
-def forward_process_schedule(run):
-    """The noise schedule whose forward process pictures a run: a DDPM run's own (UserError for any other run).
-
-    EDM and flow runs noise as x_0 + sigma eps and (1 - t) x_0 + t eps on continuous levels; their strips are not
-    drawn yet, and a DDPM schedule would picture another process.
-    """
-    if run.family != "diffusion" or run.config.diffusion.objective != "ddpm":
-        kind = run.family if run.family != "diffusion" else f"objective {run.config.diffusion.objective}"
-        raise UserError(f"{run.path} is a {kind} run: the forward-process picture draws DDPM schedules only")
-    return run.schedule

@@ -6,7 +6,8 @@ few small packages (the `web` extra) where Gradio brings a large front-end bundl
 Routes: GET / (the page), GET /api/info (what the run can do and the limits), POST /api/generate (queue a
 job: 400 with a message for bad values, 429 when the queue is full), GET /api/jobs/ID (status, step,
 position in the queue and the newest intermediate picture), GET /api/jobs/ID/image.png (the result, to
-download), POST /api/noise (the forward process for an uploaded image).
+download), POST /api/noise (the forward process for an uploaded image), POST /api/edit (a multipart form: an
+editing job, web/editing.py).
 """
 # No `from __future__ import annotations` here: FastAPI reads the route functions' annotations as objects.
 
@@ -18,10 +19,12 @@ from importlib import resources
 from pathlib import Path
 
 from ..api import Run, SampleSettings, load_run
+from ..data.decoding import open_image
 from ..diffusion.guidance import DEFAULT_GUIDANCE
 from ..diffusion.samplers import SAMPLERS
-from ..errors import UserError
-from ..viz.noising import forward_process_schedule, noising_strip
+from ..errors import UserError, check
+from ..viz.noising import square_pixels
+from .editing import TOOLS, UPLOADS, EditRequest
 from .jobs import GenerationRequest, Job, JobQueue, Limits, QueueFull, max_steps_of
 
 log = logging.getLogger("unnoise")
@@ -54,6 +57,7 @@ def run_info(run: Run, limits: Limits) -> dict:
         "timesteps": run.schedule.timesteps,
         "default_guidance": DEFAULT_GUIDANCE,
         "default_sampler": default.sampler,
+        "tools": list(TOOLS) if run.family == "diffusion" else [],
         "default_steps": min(run.objective.solver_steps(default), max_steps_of(run, limits)),
         "limits": {
             "max_images": limits.max_images,
@@ -75,15 +79,16 @@ def job_state(job: Job, jobs: JobQueue) -> dict:
         "previews": job.previews,
         "preview": preview,
         "error": job.error,
+        "note": job.note,
         "seconds": job.seconds,
         "image_url": f"/api/jobs/{job.id}/image.png" if job.status == "done" else None,
     }
 
 
 def noising_png(data: bytes, run: Run) -> bytes:
-    """The forward process of an uploaded picture under the run's own schedule, as a PNG strip.
+    """The forward process of an uploaded picture as the run trains on it (Run.noising_strip), as a PNG strip.
 
-    The upload is read as every entry point reads an image (noising_strip, data.decoding.open_image): EXIF orientation
+    The upload is read as every entry point reads an image (data.decoding.open_image): EXIF orientation
     applied, and refused from its header when above MAX_UPLOAD_PIXELS. Raises UserError (one line for the page) for an
     empty, too large or unreadable upload.
     """
@@ -91,12 +96,26 @@ def noising_png(data: bytes, run: Run) -> bytes:
         raise UserError("the upload is empty: choose an image file")
     if len(data) > MAX_UPLOAD_BYTES:
         raise UserError(f"the image is larger than {MAX_UPLOAD_BYTES // 2**20} MB")
-    strip = noising_strip(
-        data, schedule=forward_process_schedule(run), size=run.config.data.image_size, max_pixels=MAX_UPLOAD_PIXELS
-    )
+    picture = open_image(data, MAX_UPLOAD_PIXELS)
+    strip = run.noising_strip(square_pixels(picture, run.config.data.image_size))
     buffer = io.BytesIO()
     strip.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+async def read_form(form) -> tuple[dict, dict[str, bytes]]:
+    """A multipart form's text fields and its files' bytes (UserError naming a file over MAX_UPLOAD_BYTES)."""
+    fields, uploads = {}, {}
+    for name, value in form.multi_items():
+        if isinstance(value, str):
+            fields[name] = value
+            continue
+        data = await value.read(MAX_UPLOAD_BYTES + 1)
+        check(len(data) <= MAX_UPLOAD_BYTES, f"{name} is larger than {MAX_UPLOAD_BYTES // 2**20} MB", name)
+        uploads[name] = data
+    unknown = sorted(set(uploads) - set(UPLOADS))
+    check(not unknown, f"unknown files: {', '.join(unknown)}", *unknown)
+    return fields, uploads
 
 
 def create_app(run: Run | str | Path, limits: Limits | None = None, device: str = "auto", start_worker: bool = True):
@@ -149,6 +168,24 @@ def create_app(run: Run | str | Path, limits: Limits | None = None, device: str 
             return error(404, f"job {job_id} has no finished image")
         headers = {"Content-Disposition": f'attachment; filename="unnoise-{run.path.name}-{job_id}.png"'}
         return Response(job.image_png, media_type="image/png", headers=headers)
+
+    @app.post("/api/edit")
+    async def edit(request: Request):
+        kind = request.headers.get("content-type", "")
+        if not kind.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+            return error(400, "POST /api/edit takes a multipart form (the page's FormData: fields and files), not JSON")
+        try:
+            received = await request.form()
+        except Exception as problem:  # starlette's parser: a missing boundary, a truncated body, ...
+            return error(400, f"the multipart form could not be read: {getattr(problem, 'detail', problem)}")
+        try:
+            form, uploads = await read_form(received)
+            job = jobs.submit(EditRequest.parse(form, uploads, run, limits, MAX_UPLOAD_PIXELS))
+        except UserError as problem:
+            return error(400, str(problem))
+        except QueueFull as problem:
+            return error(429, str(problem))
+        return job_state(job, jobs)
 
     @app.post("/api/noise")
     async def noise(image: UploadFile = File(...)):

@@ -104,11 +104,24 @@ class GenerationRequest:
             check(ok, message, name)
         settings = run.settings(self.settings(run))
         run.objective.check_sampling(settings, on_step=None)
-        if settings.asks or settings.negative_prompt is not None:
-            # Unknown attribute names, a prompt to an attribute run, ...: refused now, not after waiting in line.
-            request_condition(
-                run.config.condition, 1, torch.device("cpu"), settings.attrs, settings.prompt, settings.negative_prompt
-            )
+        # Unknown attribute names, a prompt to an attribute run, guidance with no request, ...: refused now, not after
+        # waiting in line.
+        request_condition(
+            run.config.condition,
+            1,
+            torch.device("cpu"),
+            settings.attrs,
+            settings.prompt,
+            settings.negative_prompt,
+            settings.guidance,
+        )
+
+    def total(self, run: Run) -> int:
+        """The steps a progress bar counts."""
+        return run.objective.solver_steps(self.settings(run))
+
+    def draw(self, run: Run, on_step) -> "Result":
+        return Result(run.sample(self.settings(run), on_step=on_step))
 
     def settings(self, run: Run) -> SampleSettings:
         """The request as SampleSettings: all of its images in one batch; a one-pass run (VAE, GAN) takes n and seed
@@ -127,6 +140,15 @@ class GenerationRequest:
             negative_prompt=self.negative_prompt,
             attrs=self.attrs,
         )
+
+
+@dataclass
+class Result:
+    """What a job made: its pictures, how many to a row (None: a near-square grid), and a line about them."""
+
+    images: torch.Tensor
+    columns: int | None = None
+    note: str | None = None
 
 
 def max_steps_of(run: Run, limits: Limits) -> int:
@@ -162,14 +184,15 @@ class Job:
     preview_png: bytes | None = None
     image_png: bytes | None = None
     error: str | None = None
+    note: str | None = None  # what the result says besides its picture (an inversion's reconstruction error)
     seconds: float | None = None
     created: float = field(default_factory=time.time)
 
 
-def png_bytes(images: torch.Tensor, image_size: int) -> bytes:
-    """uint8 images (N, 3, H, W) as one PNG grid, upscaled for the screen."""
+def png_bytes(images: torch.Tensor, image_size: int, columns: int | None = None) -> bytes:
+    """uint8 images (N, 3, H, W) as one PNG grid (near-square unless columns is given), upscaled for the screen."""
     buffer = io.BytesIO()
-    image_grid(images, scale=display_scale(image_size, target=128)).save(buffer, format="PNG")
+    image_grid(images, columns, scale=display_scale(image_size, target=128)).save(buffer, format="PNG")
     return buffer.getvalue()
 
 
@@ -224,8 +247,7 @@ class JobQueue:
 
     def run_job(self, job: Job) -> None:
         request, size = job.request, self.run.config.data.image_size
-        settings = request.settings(self.run)
-        job.status, job.total = "running", self.run.objective.solver_steps(settings)
+        job.status = "running"
         last_preview = 0.0
 
         def show(i: int, sigma: float, x_t: torch.Tensor, x0: torch.Tensor) -> None:
@@ -238,8 +260,9 @@ class JobQueue:
 
         started = time.perf_counter()
         try:
-            images = self.run.sample(settings, on_step=None if self.run.objective.draws_in_one_pass else show)
-            job.image_png = png_bytes(images, size)
+            job.total = request.total(self.run)
+            result = request.draw(self.run, None if self.run.objective.draws_in_one_pass else show)
+            job.image_png, job.note = png_bytes(result.images, size, result.columns), result.note
             job.step, job.status = job.total, "done"
         except UserError as error:  # e.g. an attribute name the run does not know
             job.error, job.status = str(error).splitlines()[0], "failed"

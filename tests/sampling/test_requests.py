@@ -1,0 +1,22 @@
+"""What a user asks for, turned into the condition a network reads: refusals that would otherwise be silent."""
+
+import pytest
+import torch
+
+from unnoise.config import ConditionConfig
+from unnoise.errors import UserError
+from unnoise.sampling.requests import request_condition
+
+CPU = torch.device("cpu")
+ATTRIBUTES = ConditionConfig(kind="attributes", attribute_names=("Smiling", "Male"))
+
+
+def test_guidance_without_a_request_is_refused_instead_of_ignored():
+    assert request_condition(ConditionConfig(), 2, CPU) == (None, None)  # the default scale: plain sampling
+    with pytest.raises(UserError, match="guidance 5 steers .* trained without one") as refused:
+        request_condition(ConditionConfig(), 2, CPU, guidance=5.0)
+    assert refused.value.settings[0] == "guidance"
+    with pytest.raises(UserError, match="needs attrs or a prompt"):
+        request_condition(ATTRIBUTES, 2, CPU, guidance=1.0)
+    condition, baseline = request_condition(ATTRIBUTES, 2, CPU, attrs="Smiling,-Male", guidance=5.0)
+    assert baseline is None and condition.attributes.tolist() == [[1.0, -1.0]] * 2
