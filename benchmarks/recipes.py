@@ -22,12 +22,18 @@ from unnoise.runs import LOG_FILE, read_log
 
 DATA = "celeba:../shared/data/celeba-halfres"
 
-# name -> (what it is, config overrides on preset celeba32)
+# name -> (what it is, config overrides on preset celeba32); every row but the first names its loss, so that a change
+# of the preset changes only the first.
 RECIPES = {
-    "celeba32": ("the preset: flow matching, t uniform, L2", {}),
+    "celeba32": ("the preset as it is (flow matching, t uniform, L1)", {}),
     "ddpm-minsnr": (
         "the preset until 2026-11-30: DDPM eps, L2, min-SNR-5, T = 1000",
-        {"diffusion.objective": "ddpm", "diffusion.weighting": "min_snr", "diffusion.min_snr_gamma": 5.0},
+        {
+            "diffusion.objective": "ddpm",
+            "diffusion.loss": "l2",
+            "diffusion.weighting": "min_snr",
+            "diffusion.min_snr_gamma": 5.0,
+        },
     ),
     "article": (
         "the article's objective: DDPM eps, L1, uniform, T = 300",
@@ -38,15 +44,26 @@ RECIPES = {
             "diffusion.weighting": "uniform",
         },
     ),
-    "flow-l1": ("flow matching, t uniform, L1", {"diffusion.loss": "l1"}),
     "edm": (
         "EDM: preconditioned, log-normal sigma, L2",
-        {"diffusion.objective": "edm", "diffusion.weighting": "uniform"},
+        {"diffusion.objective": "edm", "diffusion.loss": "l2", "diffusion.weighting": "uniform"},
     ),
-    "flow": ("flow matching, t uniform, L2", {"diffusion.objective": "flow", "diffusion.weighting": "uniform"}),
+    "flow": (
+        "flow matching, t uniform, L2 (celeba32 until its L1)",
+        {"diffusion.objective": "flow", "diffusion.loss": "l2", "diffusion.weighting": "uniform"},
+    ),
+    "flow-l1": (
+        "flow matching, t uniform, L1",
+        {"diffusion.objective": "flow", "diffusion.loss": "l1", "diffusion.weighting": "uniform"},
+    ),
     "flow-logit": (
         "flow matching, t logit-normal, L2",
-        {"diffusion.objective": "flow", "diffusion.weighting": "uniform", "diffusion.time_sampling": "logit_normal"},
+        {
+            "diffusion.objective": "flow",
+            "diffusion.loss": "l2",
+            "diffusion.weighting": "uniform",
+            "diffusion.time_sampling": "logit_normal",
+        },
     ),
 }
 # Samplers at about 20 network evaluations, per formulation: (sampler, steps). Heun and midpoint spend 2K - 1.
