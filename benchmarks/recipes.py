@@ -66,7 +66,7 @@ RECIPES = {
         },
     ),
 }
-# Samplers at about 20 network evaluations, per formulation: (sampler, steps). Heun and midpoint spend 2K - 1.
+# Samplers at about 20 network evaluations, per formulation: (sampler, steps). Heun spends about 2K (run.nfe says).
 SAMPLERS = {
     "ddpm": [("ddpm", 20), ("dpmpp_2m", 20)],
     "edm": [("heun", 10), ("dpmpp_2m", 20)],

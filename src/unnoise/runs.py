@@ -20,7 +20,6 @@ from PIL import Image
 from torch import nn
 
 from .config import RunConfig
-from .data.transforms import images_from_model_range, to_model_range
 from .devices import resolve_device
 from .diffusion.inpainting import DEFAULT_JUMP_LENGTH, DEFAULT_RESAMPLE
 from .diffusion.schedules import NoiseSchedule, schedule_of
@@ -32,7 +31,8 @@ from .sampling.pictures import Picture, masks_for_run, noise_for_run, pictures_f
 from .sampling.settings import SampleSettings, as_python_number
 from .sampling.trajectory import trajectory_strip
 from .storage.weights import load_weights
-from .viz import display_scale, labelled_rows
+from .viz import display_scale
+from .viz.noising import strip_of_frames
 
 CONFIG_FILE = "config.json"
 MODEL_FILE = "model.safetensors"
@@ -159,10 +159,7 @@ class Run:
         """The forward process of one uint8 image (3, H, W) as this run trains on it: the image and one noise (from
         seed) at growing noise levels, labelled (DDPM: timesteps t, flow: times t, EDM: sigma; `levels` in those
         units, default seven from data to noise). Raises UserError for a VAE or GAN run or levels out of range."""
-        x0 = to_model_range(image[None].to(torch.uint8))
-        noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed))
-        x_t, labels = self.objective.forward_process(x0, noise, levels)
-        return labelled_rows([images_from_model_range(x_t)], labels, scale=max(1, 128 // image.shape[-1]))
+        return strip_of_frames(image, lambda x0, noise: self.objective.forward_process(x0, noise, levels), seed)
 
     def sample_trajectory(self, settings: SampleSettings | int | None = 4, snapshots: int = 8, **fields) -> Image.Image:
         """A picture of x_t along the reverse chain: one row per image, `snapshots` columns from noise to image."""

@@ -100,14 +100,20 @@ def test_a_build_killed_midway_is_never_read_and_resumes_from_its_checkpoint(tmp
     assert not any(leftover.exists() for leftover in partial_paths(path))
 
 
-@pytest.mark.parametrize("damage", ["another key", "rows cut short", "garbage"])
-def test_an_unusable_unfinished_build_is_started_over(tmp_path, isolated_cache, count_decodes, damage):
+def built_then_unfinished(tmp_path, cache):
+    """A folder whose cache was built, then its finished file removed: (root, its images, the cache key, the paths of
+    an unfinished build (rows, status, checkpoint) for a test to fill)."""
     root = noise_photos(tmp_path / "photos")
     expected = open_dataset(f"folder:{root}", 8, progress=False).images.clone()
-    [path] = finished_files(isolated_cache)
+    [path] = finished_files(cache)
     key = read_header(path)[0]["key"]
     path.unlink()
-    rows, status, checkpoint = partial_paths(path)
+    return root, expected, key, partial_paths(path)
+
+
+@pytest.mark.parametrize("damage", ["another key", "rows cut short", "garbage"])
+def test_an_unusable_unfinished_build_is_started_over(tmp_path, isolated_cache, count_decodes, damage):
+    root, expected, key, (rows, status, checkpoint) = built_then_unfinished(tmp_path, isolated_cache)
     rows.write_bytes(b"\x07" * (3 * 8 * 8) * (2 if damage == "rows cut short" else 4))  # 4 rows of a wrong colour
     status.write_bytes(b"kkkk")
     state = {"key": "another" if damage == "another key" else key, "done": 4, "kept": 4, "total": PHOTOS}
@@ -119,12 +125,7 @@ def test_an_unusable_unfinished_build_is_started_over(tmp_path, isolated_cache, 
 
 def test_a_checkpoint_of_the_same_key_is_resumed_as_it_stands(tmp_path, isolated_cache, count_decodes):
     """The converse of the test above: with the right key, the rows before the checkpoint are kept, not re-decoded."""
-    root = noise_photos(tmp_path / "photos")
-    expected = open_dataset(f"folder:{root}", 8, progress=False).images.clone()
-    [path] = finished_files(isolated_cache)
-    key = read_header(path)[0]["key"]
-    path.unlink()
-    rows, status, checkpoint = partial_paths(path)
+    root, expected, key, (rows, status, checkpoint) = built_then_unfinished(tmp_path, isolated_cache)
     rows.write_bytes(bytes(3 * 8 * 8) * 4 + b"torn")  # four black rows, then the start of a fifth
     status.write_bytes(b"kkkkk")
     checkpoint.write_text(json.dumps({"key": key, "done": 4, "kept": 4, "total": PHOTOS}))

@@ -8,11 +8,9 @@ from torch import nn
 from ..diffusion.denoiser import Denoiser
 from ..diffusion.grids import SPACINGS, noise_level_grid
 from ..diffusion.losses import denoising_loss
-from ..diffusion.process import q_sample
 from ..diffusion.samplers import SOLVERS
 from ..diffusion.schedules import schedule_of
-from ..errors import UserError
-from ..viz.noising import noising_timesteps
+from ..viz.noising import ddpm_noising_frames
 from .denoising import DenoisingObjective, conditioned
 
 # Above this alpha_bar_T the noisiest training step keeps a visible image (sqrt 0.01 = 10%): Lin et al. 2024 show
@@ -84,17 +82,7 @@ class DDPMObjective(DenoisingObjective):
 
     def forward_process(self, x0, noise, levels=None):
         """q(x_t | x_0) at timesteps `levels` (default noising_timesteps(T): 0, T/20, ..., T-1), labelled t=."""
-        total = self.schedule.timesteps
-        timesteps = noising_timesteps(total) if levels is None else [int(t) for t in levels]
-        bad = [t for t in timesteps if not 0 <= t < total]
-        if bad:
-            raise UserError(
-                f"timesteps must lie in 0..{total - 1}; got {', '.join(map(str, bad))}", settings=("timesteps",)
-            )
-        t = torch.tensor(timesteps)
-        count = len(timesteps)
-        x_t = q_sample(x0.expand(count, -1, -1, -1), self.schedule.alpha_bar[t], noise.expand(count, -1, -1, -1))
-        return x_t, [f"t={step}" for step in timesteps]
+        return ddpm_noising_frames(self.schedule, x0, noise, levels)
 
     def noise_level_label(self, sigma: float) -> str:
         return f"t={round(self.schedule.timestep_of_sigma(torch.tensor(sigma, dtype=torch.float64)).item())}"

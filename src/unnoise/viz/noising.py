@@ -49,6 +49,34 @@ def square_pixels(picture: Image.Image, size: int) -> torch.Tensor:
     return torch.from_numpy(np.array(crop_and_resize(picture, center_square_box(*picture.size), size))).permute(2, 0, 1)
 
 
+def ddpm_noising_frames(
+    schedule: NoiseSchedule, x0: torch.Tensor, noise: torch.Tensor, timesteps: Sequence[int] | None = None
+) -> tuple[torch.Tensor, list[str]]:
+    """q(x_t | x_0) for x_0 and one noise (1, C, H, W) at `timesteps` (default noising_timesteps(T)): (K, C, H, W) in
+    the model range, labelled t=. Raises UserError for a timestep outside 0..T-1."""
+    total = schedule.timesteps
+    timesteps = noising_timesteps(total) if timesteps is None else [int(t) for t in timesteps]
+    bad = [t for t in timesteps if not 0 <= t < total]
+    if bad:
+        raise UserError(
+            f"timesteps must lie in 0..{total - 1}; got {', '.join(map(str, bad))}", settings=("timesteps",)
+        )
+    count = len(timesteps)
+    x_t = q_sample(
+        x0.expand(count, -1, -1, -1), schedule.alpha_bar[torch.tensor(timesteps)], noise.expand(count, -1, -1, -1)
+    )
+    return x_t, [f"t={step}" for step in timesteps]
+
+
+def strip_of_frames(image: torch.Tensor, frames, seed: int = 0) -> Image.Image:
+    """One uint8 image (3, H, W) and one noise drawn from seed, through frames(x_0, noise) -> (x (K, 3, H, W) in the
+    model range, labels): the labelled strip, small images upscaled."""
+    x0 = to_model_range(image[None].to(torch.uint8))  # (1, 3, H, W)
+    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed))
+    x, labels = frames(x0, noise)
+    return labelled_rows([images_from_model_range(x)], labels, scale=max(1, 128 // image.shape[-1]))
+
+
 def noising_strip_from_image(
     image: torch.Tensor,
     timesteps: Sequence[int] | None = None,
@@ -58,17 +86,4 @@ def noising_strip_from_image(
     """noising_strip for one uint8 image (3, H, W) already in memory, under `schedule` (default: linear, T = 1000),
     at `timesteps` (default noising_timesteps(T))."""
     noise_schedule = schedule or make_schedule()
-    num_timesteps = noise_schedule.timesteps
-    timesteps = noising_timesteps(num_timesteps) if timesteps is None else timesteps
-    bad = [t for t in timesteps if not 0 <= t < num_timesteps]
-    if bad:
-        raise UserError(
-            f"timesteps must lie in 0..{num_timesteps - 1}; got {', '.join(map(str, bad))}", settings=("timesteps",)
-        )
-    x0 = to_model_range(image[None])  # (1, 3, H, W)
-    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed))
-    t = torch.tensor(list(timesteps))
-    x_t = q_sample(x0.expand(len(t), -1, -1, -1), noise_schedule.alpha_bar[t], noise.expand(len(t), -1, -1, -1))
-    return labelled_rows(
-        [images_from_model_range(x_t)], [f"t={step}" for step in timesteps], scale=max(1, 128 // image.shape[-1])
-    )
+    return strip_of_frames(image, lambda x0, noise: ddpm_noising_frames(noise_schedule, x0, noise, timesteps), seed)
