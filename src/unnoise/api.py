@@ -19,6 +19,7 @@ from .metrics.quality import evaluate, evaluate_run
 from .models import build_model, count_parameters
 from .runs import CONFIG_FILE, RESUMABLE, Run, holds_run, load_run
 from .sampling.settings import SampleSettings
+from .train.clip_conditions import clip_training_conditions
 from .train.conditions import training_conditions
 from .train.distributed import init_distributed
 from .train.eval_hook import EvalHook, reference_for_training
@@ -36,7 +37,9 @@ def check_resumable(saved: RunConfig, requested: RunConfig) -> None:
     changed = sorted(
         key
         for key in saved_flat
-        if saved_flat[key] != requested_flat.get(key) and key not in RESUMABLE | {"preset", "condition.attribute_names"}
+        if saved_flat[key] != requested_flat.get(key)
+        and key not in RESUMABLE | {"preset", "condition.attribute_names"}
+        and not key.startswith("condition.clip_network")
     )
     if changed:
         raise UserError(
@@ -72,6 +75,7 @@ def train(
             settings=("data.source",),
         )
     build_model(config.model, config.data.image_size)  # reject impossible shapes before decoding any data
+    clip_run = adopt_clip_run(config, resume)
     objective_for(config).check_config()  # and sampling defaults the run could never use
     if config.train.eval_every:
         reference_for_training(config)  # a missing or wrong-size reference, before anything is written
@@ -89,7 +93,12 @@ def train(
             hooks.append(EvalHook())
     conditions = training_conditions(config, dataset, device, progress and distributed.is_main)
     trainer = Trainer(config, dataset, run_dir, device, hooks, distributed, conditions)
+    if clip_run is not None:  # a new unCLIP run starts from the CLIP it names (a resumed one has it in its weights)
+        for model in (trainer.model, trainer.ema.model):
+            model.clip.load_state_dict(clip_run.model.state_dict())
     start = trainer.resume() if resume else 0
+    if config.condition.kind == "clip":
+        trainer.conditions = clip_training_conditions(config, dataset, trainer.model.clip, conditions, device)
     if distributed.is_main:
         config.save(run_dir / CONFIG_FILE)
         if progress:
@@ -110,15 +119,37 @@ def train(
     return Run(run_dir, config, trainer.ema.model, trainer.step, status)
 
 
+def adopt_clip_run(config: RunConfig, resume: bool) -> Run | None:
+    """For a new unCLIP run: the CLIP run of condition.clip_run, its settings recorded in condition.clip_network."""
+    condition = config.condition
+    if condition.kind != "clip" or (resume and condition.clip_network):
+        return None
+    clip_run = load_run(condition.clip_run, device="cpu")
+    if clip_run.family != "clip":
+        raise UserError(
+            f"condition.clip_run {condition.clip_run} is a {clip_run.family} run, not a CLIP run (train-clip)",
+            settings=("condition.clip_run",),
+        )
+    condition.clip_network = {
+        "model": clip_run.config.model.__dict__ | {"channel_mult": list(clip_run.config.model.channel_mult)},
+        "image_size": clip_run.config.data.image_size,
+        "run": str(Path(condition.clip_run).resolve()),
+        "step": clip_run.step,
+    }
+    return clip_run
+
+
 def condition_summary(config: RunConfig) -> str:
     c = config.condition
     if c.kind == "none":
         return ""
-    told = (
-        f"{len(c.attribute_names)} attributes"
-        if c.kind == "attributes"
-        else f"{c.captions_per_image} captions per image"
-    )
+    if config.model.family == "clip":
+        return f" | pairs each image with one of its {c.captions_per_image} captions per step"
+    told = {
+        "attributes": f"{len(c.attribute_names)} attributes",
+        "text": f"{c.captions_per_image} captions per image",
+        "clip": "CLIP image embeddings (the prior: on captions)",
+    }[c.kind]
     return f" | conditioned on {told}, dropped {c.drop_prob:.0%} of the time for guidance"
 
 
@@ -133,6 +164,7 @@ def prepare_run_folder(run_dir: Path, config: RunConfig | None, resume: bool) ->
         if config is None:
             return saved
         check_resumable(saved, config)
+        config.condition.clip_network = saved.condition.clip_network  # derived when the run began: the CLIP it holds
         return config
     if holds_run(run_dir):
         raise UserError(

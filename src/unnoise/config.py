@@ -51,6 +51,13 @@ class ModelConfig:
         128  # vae, gan: size of the latent code z ~ N(0, I) that the decoder or generator maps to an image
     )
     vae_beta: float = 1.0  # vae: weight of the KL term in the ELBO (beta-VAE, Higgins et al. 2017); 1 is the true ELBO
+    # clip: the joint space's dimension, and the text tower: 0 = an MLP on the frozen encoder's pooled vector, >= 1 =
+    # that many trained transformer layers over its tokens (the image tower takes base_channels x channel_mult)
+    clip_dim: int = 64
+    clip_text_layers: int = 0
+    # unCLIP (condition.kind clip): the prior, a residual MLP in CLIP embedding space
+    prior_width: int = 256
+    prior_blocks: int = 4
 
 
 @dataclass
@@ -113,7 +120,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
 
 
-CONDITION_KINDS = ("none", "attributes", "text")
+CONDITION_KINDS = ("none", "attributes", "text", "clip")
 OBJECTIVES = ("ddpm", "edm", "flow")
 TIME_SAMPLINGS = ("uniform", "logit_normal")
 
@@ -122,15 +129,21 @@ TIME_SAMPLINGS = ("uniform", "logit_normal")
 class ConditionConfig:
     """What the network is told besides (x_t, t), and how often it is not told (classifier-free guidance)."""
 
-    kind: str = "none"  # none | attributes (the data's 0/1 attributes) | text (captions made from them)
+    # none | attributes (the data's 0/1 attributes) | text (captions: made from attributes, or the folder's own) |
+    # clip (unCLIP: the decoder is told a CLIP image embedding, and a prior learns text -> image embedding)
+    kind: str = "none"
     drop_prob: float = 0.1  # the condition is replaced by the learned null embedding this often (Ho & Salimans 2022)
     # attributes: each image hides ("unknown") a random fraction of its attributes, uniform on [0, hide_max], so
     # that the network learns to answer requests naming any number of them; 0 never hides
     hide_max: float = 0.5
     captions_per_image: int = 4  # text: distinct captions written for each image; one is drawn per step
     max_tokens: int = 32  # text: captions and prompts are cut to this many tokens
+    clip_run: str = ""  # clip: the CLIP run folder (unnoise train-clip) whose space the decoder and prior use
     # Filled in from the data when training starts: the attribute names, in the network's input order.
     attribute_names: tuple[str, ...] = ()
+    # Filled in from clip_run when training starts: its model settings and image size (the CLIP is copied into the
+    # run's weights, so the run needs clip_run no more).
+    clip_network: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -181,7 +194,7 @@ SECTIONS = {
     "train": TrainConfig,
 }
 # Fields that are not flags: set by --data, or derived from the data when training starts.
-DERIVED_FIELDS = {"data.source", "condition.attribute_names"}
+DERIVED_FIELDS = {"data.source", "condition.attribute_names", "condition.clip_network"}
 
 
 def section_from_dict(section_type: type, raw: dict[str, Any], section_name: str):
@@ -326,6 +339,9 @@ FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
         "train.grad_clip": 0.0,
         "train.ema_decay": 0.999,
     },
+    # CLIP learns from captions, never dropped (a dropped caption has no pair), and from larger batches: each image's
+    # caption is told apart from the batch's other captions (Radford et al. 2021 used 32,768; a CPU affords 128).
+    "clip": {"condition.kind": "text", "condition.drop_prob": 0.0, "train.batch_size": 128},
 }
 
 
@@ -417,12 +433,30 @@ def validate(config: RunConfig) -> None:
             ("model.family",),
         ),
         (
-            m.family == "diffusion" or c.kind == "none",
+            m.family in ("diffusion", "clip") or c.kind == "none",
             f"model.family {m.family} is unconditional here: leave out condition.kind",
-            (
-                "model.family",
-                "condition.kind",
-            ),
+            ("model.family", "condition.kind"),
+        ),
+        (
+            m.family != "clip" or c.kind == "text",
+            f"model.family clip learns from captions: it needs condition.kind text, got {c.kind}",
+            ("model.family", "condition.kind"),
+        ),
+        (
+            m.family != "clip" or t.eval_every == 0,
+            "a CLIP run draws no images to measure: leave out train.eval_every (evaluate it with clip-eval)",
+            ("train.eval_every",),
+        ),
+        (
+            c.kind != "clip" or bool(c.clip_run or c.clip_network),
+            "condition.kind clip (unCLIP) needs condition.clip_run, a CLIP run folder from train-clip",
+            ("condition.kind", "condition.clip_run"),
+        ),
+        (
+            m.clip_dim >= 2 and m.clip_text_layers >= 0 and m.prior_width >= 8 and m.prior_blocks >= 1,
+            "model.clip_dim must be at least 2, model.clip_text_layers >= 0, model.prior_width at least 8 and "
+            "model.prior_blocks at least 1",
+            ("model.clip_dim", "model.clip_text_layers", "model.prior_width", "model.prior_blocks"),
         ),
         (m.latent_dim >= 1, f"model.latent_dim must be at least 1, got {m.latent_dim}", ("model.latent_dim",)),
         (m.vae_beta >= 0, f"model.vae_beta must be >= 0, got {m.vae_beta}", ("model.vae_beta",)),

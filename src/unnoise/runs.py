@@ -26,6 +26,7 @@ from .diffusion.schedules import NoiseSchedule, schedule_of
 from .errors import UserError, check
 from .families import Objective, editing, objective_for
 from .families.editing import Inversion
+from .families.unclip import embedding_walk, variations
 from .models import network_for
 from .sampling.pictures import Picture, masks_for_run, noise_for_run, pictures_for_run
 from .sampling.settings import SampleSettings, as_python_number
@@ -270,6 +271,31 @@ class Run:
             ends = self.pictures(ends, setting="images")
         chosen = self.editing_settings(settings, 8, **fields)
         return editing.interpolate(self.objective, self.model, ends, chosen, on_step)
+
+    # --- unCLIP (families/unclip.py): pictures through the run's CLIP ---
+
+    def variations(self, image: Picture, settings=None, on_step=None, **fields) -> torch.Tensor:
+        """unCLIP image variations (Ramesh et al. 2022): new images from a picture's CLIP image embedding.
+
+            run.variations("face.jpg", n=8, guidance=3)
+
+        image: as edit takes it, N pictures; output k is a variation of picture k mod N. n: default 8 per call.
+        Returns uint8 (n, 3, H, W). Raises UserError for a run that is not unCLIP (condition.kind clip), or naming
+        the setting (image, prompt, n, sampler, ...).
+        """
+        images = pictures_for_run(image, self.config.data.image_size, "image")
+        chosen = self.editing_settings(settings, 8, **fields)
+        return variations(self.objective, self.model, images, chosen, on_step)
+
+    def embedding_walk(self, images, settings=None, on_step=None, **fields) -> torch.Tensor:
+        """n frames (default 8) between two pictures' CLIP image embeddings (slerp), decoded from one noise.
+
+        images: two pictures (as edit takes them). Returns uint8 (n, 3, H, W). Raises UserError for a run that is not
+        unCLIP, or naming the setting (images, n, ...).
+        """
+        pictures = pictures_for_run(images, self.config.data.image_size, "images")
+        chosen = self.editing_settings(settings, 8, **fields)
+        return embedding_walk(self.objective, self.model, pictures, chosen, on_step)
 
     def editing_settings(self, settings, count: int, **fields) -> SampleSettings:
         """SampleSettings as given, left unresolved (each tool fills in the run's defaults), with n the tool's `count`

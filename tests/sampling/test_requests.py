@@ -20,3 +20,12 @@ def test_guidance_without_a_request_is_refused_instead_of_ignored():
         request_condition(ATTRIBUTES, 2, CPU, guidance=1.0)
     condition, baseline = request_condition(ATTRIBUTES, 2, CPU, attrs="Smiling,-Male", guidance=5.0)
     assert baseline is None and condition.attributes.tolist() == [[1.0, -1.0]] * 2
+
+
+def test_a_run_on_a_folders_own_captions_refuses_attributes_and_says_to_use_a_prompt():
+    folder_text = ConditionConfig(kind="text", attribute_names=())
+    with pytest.raises(
+        UserError, match="trained on its data's own captions, not on attributes: ask with prompt"
+    ) as refused:
+        request_condition(folder_text, 2, CPU, attrs="Smiling")
+    assert refused.value.settings == ("attrs", "prompt")

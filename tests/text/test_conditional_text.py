@@ -1,7 +1,10 @@
 """Text-conditional runs: embedded caption tables, prompts and negative prompts through guidance."""
 
+import json
+
 import pytest
 import torch
+from PIL import Image
 
 import unnoise
 from unnoise.cli import main
@@ -96,3 +99,24 @@ def test_an_empty_prompt_is_taken_as_given_the_empty_caption_guided(text_run, tm
     grid = tmp_path / "grid.png"
     assert main(["sample", str(text_run.path), "--n", "2", "--steps", "3", "--prompt", "", "--out", str(grid)]) == 0
     assert "asked prompt '' with guidance 3" in capsys.readouterr().out
+
+
+def test_a_captioned_folder_trains_a_text_run_that_takes_prompts(encoder, tiny, tmp_path, capsys):
+    folder = tmp_path / "pictures"
+    (folder / "sub").mkdir(parents=True)
+    for index in range(4):
+        Image.new("RGB", (20, 20), (60 * index, 90, 200)).save(folder / f"{index}.png")
+    Image.new("RGB", (20, 20), (200, 30, 30)).save(folder / "sub" / "red.png")
+    rows = [{"file_name": "0.png", "text": "a blue square"}, {"file_name": "1.png", "text": ["blue", "a bluish tile"]}]
+    (folder / "metadata.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    (folder / "sub" / "red.txt").write_text("a red square\n")
+    config = tiny(steps=2, checkpoint_every=0)
+    config.data.source = f"folder:{folder}"
+    config.condition.kind = "text"
+    run = unnoise.train(config, out=tmp_path / "run", progress=False)
+    assert run.config.condition.attribute_names == ()
+    grid = tmp_path / "grid.png"
+    command = ["sample", str(run.path), "--n", "2", "--steps", "2", "--prompt", "a red square", "--out", str(grid)]
+    assert main(command) == 0 and grid.is_file()
+    assert main(["sample", str(run.path), "--n", "2", "--steps", "2", "--attrs", "Smiling"]) == 2
+    assert "trained on its data's own captions, not on attributes: ask with --prompt" in capsys.readouterr().err

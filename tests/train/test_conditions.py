@@ -1,4 +1,7 @@
-"""Training conditions: the classifier-free drop rate, hidden attributes, and exact resume of a conditional run."""
+"""Training conditions: the classifier-free drop rate, hidden attributes, exact resume of a conditional run, and a
+folder's own captions."""
+
+import logging
 
 import pytest
 import torch
@@ -6,8 +9,11 @@ from PIL import Image
 from safetensors.torch import load_file
 
 import unnoise
+import unnoise.text
+from tests.text.fake_encoder import FakeEncoder, pooled_of
 from unnoise.config import ConditionConfig
-from unnoise.train.conditions import TrainingConditions
+from unnoise.data import ImageDataset
+from unnoise.train.conditions import TrainingConditions, training_conditions
 
 
 def test_conditions_are_dropped_and_hidden_at_the_configured_rates():
@@ -66,3 +72,71 @@ def test_training_grids_ask_for_the_attributes_of_training_images():
     asked = conditions.of_images(torch.tensor([1, 0, 1]))
     assert not asked.null.any()  # never dropped, never hidden
     assert asked.attributes.tolist() == [[-1, -1, 1], [1, -1, 1], [-1, -1, 1]]
+
+
+def folder_dataset(captions: list[list[str]]) -> ImageDataset:
+    count = len(captions)
+    images = torch.zeros(count, 3, 4, 4, dtype=torch.uint8)
+    return ImageDataset(images, [f"{i}.png" for i in range(count)], [], None, "folder:/pictures", captions=captions)
+
+
+@pytest.fixture
+def fake_text_encoder(monkeypatch) -> FakeEncoder:
+    encoder = FakeEncoder()
+    monkeypatch.setattr(unnoise.text, "load_text_encoder", lambda device="cpu": encoder)
+    return encoder
+
+
+def text_config(tiny, **condition):
+    config = tiny()
+    config.condition.kind = "text"
+    for name, value in condition.items():
+        setattr(config.condition, name, value)
+    return config
+
+
+def test_a_folders_images_without_a_caption_always_train_unconditioned(tiny, fake_text_encoder, caplog):
+    captions = [["a red square"], [], ["one", "two", "three"], [], []]
+    config = text_config(tiny, drop_prob=0.25, captions_per_image=4)
+    conditions = training_conditions(config, folder_dataset(captions), torch.device("cpu"), progress=False)
+    warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert warnings == ["3 of 5 images have no caption; they train unconditioned"]
+    assert conditions.captions.per_image == 3  # the most any image has, under captions_per_image
+    assert config.condition.attribute_names == ()
+
+    generator = torch.Generator().manual_seed(0)
+    indices = torch.randint(5, (4000,), generator=generator)
+    condition = conditions.draw(indices, generator)
+    uncaptioned = torch.tensor([False, True, False, True, True])[indices]
+    assert condition.null[uncaptioned].all()
+    assert condition.null[~uncaptioned].float().mean().item() == pytest.approx(0.25, abs=0.04)
+    for row in torch.nonzero(~condition.null).flatten().tolist():  # each told one of its image's own captions
+        own = torch.stack([pooled_of(text) for text in captions[indices[row]]])
+        assert (condition.pooled[row] == own).all(dim=1).any()
+    assert conditions.of_images(torch.arange(5)).null.tolist() == [False, True, False, True, True]
+
+    # The step's generator is drawn from exactly as when every image has a caption: resume stays exact.
+    everyone = TrainingConditions(
+        config.condition, torch.zeros(5, 0, dtype=torch.uint8), conditions.captions, torch.device("cpu")
+    )
+    same = torch.Generator().manual_seed(0)
+    told = everyone.draw(torch.randint(5, (4000,), generator=same), same)
+    assert torch.equal(same.get_state(), generator.get_state())
+    assert torch.equal(told.null | uncaptioned, condition.null) and torch.equal(told.pooled, condition.pooled)
+
+
+def test_a_folder_without_any_caption_says_how_to_add_them(tiny, fake_text_encoder):
+    with pytest.raises(unnoise.UserError) as caught:
+        training_conditions(text_config(tiny), folder_dataset([[], []]), torch.device("cpu"), progress=False)
+    message = str(caught.value)
+    assert message.startswith("condition.kind text needs captions, and no image of folder:/pictures has one")
+    assert "metadata.jsonl" in message and "a.txt beside each a.jpg" in message
+    assert caught.value.settings == ("condition.kind",)
+    assert fake_text_encoder.encoded == []
+
+
+def test_attribute_conditioning_on_a_captioned_folder_still_needs_attributes(tiny):
+    config = tiny()
+    config.condition.kind = "attributes"
+    with pytest.raises(unnoise.UserError, match="needs data with attributes"):
+        training_conditions(config, folder_dataset([["a caption"]]), torch.device("cpu"), progress=False)

@@ -34,12 +34,17 @@ def free_port() -> int:
 @pytest.fixture
 def server(web_runs):
     """`unnoise serve` on the tiny run, in a thread, on a free local port."""
+    yield from serving(web_runs["plain"])
+
+
+def serving(run_path):
+    """The address of `unnoise serve` on a run, in a thread, on a free local port, until the generator is closed."""
     require_web()
     import uvicorn
 
     from unnoise.web import create_app
 
-    app = create_app(web_runs["plain"], Limits(max_images=4, max_steps=20, queue_size=2), device="cpu")
+    app = create_app(run_path, Limits(max_images=4, max_steps=20, queue_size=2), device="cpu")
     port = free_port()
     instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=instance.run, daemon=True)

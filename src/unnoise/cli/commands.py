@@ -23,11 +23,13 @@ from ..errors import UserError
 from ..families.editing import deterministic, tool_steps
 from ..metrics import fid_stats
 from ..metrics.classifier import train_classifier
+from ..metrics.clip_eval import clip_eval
+from ..metrics.clip_eval import markdown_tables as clip_eval_tables
 from ..metrics.compare import compare, write_comparison
 from ..metrics.compare import markdown_table as comparison_table
 from ..metrics.faithfulness import faithfulness, markdown_table, write_faithfulness
 from ..sampling.pictures import masks_for_run
-from ..storage.atomic import describe_os_error
+from ..storage.atomic import describe_os_error, write_text_atomic
 from ..train.distributed import is_main_process, shutdown_distributed
 from ..viz import check_picture_path, display_scale, labelled_rows, save_grid, save_images, save_picture, save_png
 from ..viz.noising import noising_strip, square_pixels
@@ -67,8 +69,39 @@ def command_train(arguments: argparse.Namespace) -> int:
             f"--max-minutes M with M above {run.config.train.max_minutes:g})"
         )
         return 0
-    print(f"trained {out} to step {run.step}: weights {out / 'model.safetensors'}, samples in {out / 'samples'}")
+    curve = out / "loss.png"
+    shown = f"samples in {out / 'samples'}" if run.objective.makes_images else f"log {out / 'log.csv'}"
+    shown += f", loss curve {curve}" if curve.exists() and not run.objective.makes_images else ""
+    print(f"trained {out} to step {run.step}: weights {out / 'model.safetensors'}, {shown}")
     return 0
+
+
+def command_clip_eval(arguments: argparse.Namespace) -> int:
+    result = clip_eval(
+        arguments.clip,
+        arguments.data,
+        split=arguments.split,
+        n=arguments.n,
+        classifier=arguments.classifier,
+        device=str(resolve_device(arguments.device)),
+        progress=not arguments.quiet,
+    )
+    tables = clip_eval_tables(result)
+    if arguments.out:
+        write_text_atomic(arguments.out.with_suffix(".md"), tables + "\n")
+        write_text_atomic(arguments.out.with_suffix(".json"), json.dumps(result, indent=2) + "\n")
+    print(tables)
+    return 0
+
+
+def command_train_clip(arguments: argparse.Namespace) -> int:
+    family = getattr(arguments, "model.family", "clip")
+    if family != "clip":
+        raise UserError(f"train-clip trains model clip; leave out --model {family} (or use unnoise train)")
+    setattr(arguments, "model.family", "clip")
+    if not arguments.out:
+        arguments.out = f"runs/clip-{arguments.preset or 'demo'}"
+    return command_train(arguments)
 
 
 def command_sample(arguments: argparse.Namespace) -> int:
@@ -181,6 +214,7 @@ def command_faithfulness(arguments: argparse.Namespace) -> int:
         requests=arguments.requests,
         per_request=arguments.per_request,
         reference=arguments.ref,
+        clip=arguments.clip,
         progress=not arguments.quiet,
         **sample_fields(arguments),
     )
@@ -328,6 +362,29 @@ def command_interpolate(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def command_variations(arguments: argparse.Namespace) -> int:
+    out = check_picture_path(arguments.out)
+    run = api.load_run(arguments.run, device=arguments.device)
+    settings = run.editing_settings(None, 8, **sample_fields(arguments))
+    started = time.perf_counter()
+    if arguments.interpolate:
+        images = run.pictures([str(path) for path in arguments.interpolate], setting="images")
+        frames = run.embedding_walk(images, settings, n=settings.n)
+        weights = [f"{k / max(1, len(frames) - 1):.2f}" for k in range(len(frames))]
+        strip = editing_strip(run, [[images[:1], frames, images[1:]]], ["A", *weights, "B"])
+        made = f"{len(frames)} frames between the two pictures' CLIP embeddings"
+    else:
+        images = run.pictures(arguments.image)
+        made_images = run.variations(images, settings, n=settings.n)
+        strip = editing_strip(run, [[images, made_images]], ["input", *numbered("variation", len(made_images))])
+        made = plural(len(made_images), "variation")
+    print(
+        f"wrote {save_picture(strip, out)} ({made}, {run.objective.describe_sampling(settings)}, guidance "
+        f"{run.settings(settings).guidance:g}, {time.perf_counter() - started:.1f} s)"
+    )
+    return 0
+
+
 def plural(count: int, name: str) -> str:
     return f"{count} {name}{'s' if count != 1 else ''}"
 
@@ -348,6 +405,9 @@ def editing_strip(run, rows, labels):
 
 COMMANDS = {
     "train": command_train,
+    "train-clip": command_train_clip,
+    "clip-eval": command_clip_eval,
+    "variations": command_variations,
     "sample": command_sample,
     "noise": command_noise,
     "demo": command_demo,

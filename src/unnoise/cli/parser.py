@@ -30,18 +30,14 @@ def build_parser() -> Parser:
     parser = Parser(prog="unnoise", description="Train denoising diffusion models on images and generate new ones.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
-    train = commands.add_parser("train", help="train a model (or --resume one)")
-    train.add_argument(
-        "--data",
-        dest="data.source",
-        default=argparse.SUPPRESS,
-        help="builtin | celeba:PATH | folder:PATH (default: the preset's)",
+    add_training_flags(commands.add_parser("train", help="train a model (or --resume one)"))
+    add_training_flags(
+        commands.add_parser(
+            "train-clip",
+            help="train CLIP (an image and a caption tower in one space) on captioned data: train --model clip",
+        ),
+        out="runs/clip-PRESET",
     )
-    train.add_argument("--preset", default=None, choices=list(PRESETS), help="starting settings (default: demo)")
-    train.add_argument("--out", help="run folder (default: runs/PRESET)")
-    train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    train.add_argument("--quiet", action="store_true", help="no progress output")
-    add_config_flags(train)
 
     sample = commands.add_parser("sample", help="generate images from a trained run")
     sample.add_argument("run", type=Path, help="run folder")
@@ -72,6 +68,20 @@ def build_parser() -> Parser:
     demo.add_argument("--quiet", action="store_true")
     add_evaluation_parsers(commands)
     return parser
+
+
+def add_training_flags(parser, out: str = "runs/PRESET") -> None:
+    parser.add_argument(
+        "--data",
+        dest="data.source",
+        default=argparse.SUPPRESS,
+        help="builtin | celeba:PATH | folder:PATH (default: the preset's)",
+    )
+    parser.add_argument("--preset", default=None, choices=list(PRESETS), help="starting settings (default: demo)")
+    parser.add_argument("--out", help=f"run folder (default: {out})")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+    add_config_flags(parser)
 
 
 def add_evaluation_parsers(commands) -> None:
@@ -117,6 +127,9 @@ def add_evaluation_parsers(commands) -> None:
         help="an attribute request like Smiling,-Male (repeat it; default: a fixed set)",
     )
     faithful.add_argument("--per-request", type=int, default=16, help="images per request and scale (default 16)")
+    faithful.add_argument(
+        "--clip", type=Path, help="a CLIP run folder (train-clip): adds each scale's CLIP score of images and prompts"
+    )
     faithful.add_argument("--out", type=Path, help="folder for the table, curves and grids (default RUN/faithfulness)")
 
     versus = commands.add_parser(
@@ -150,6 +163,18 @@ def add_evaluation_parsers(commands) -> None:
         "--queue-size", type=int, default=8, help="requests that may wait; more get 'try again' (default 8)"
     )
     page.add_argument("--device", default="auto")
+
+    clip_eval = commands.add_parser(
+        "clip-eval", help="a CLIP run: retrieval recall@k on held-out pairs and zero-shot attributes against the judge"
+    )
+    clip_eval.add_argument("clip", type=Path, help="CLIP run folder (from train-clip)")
+    clip_eval.add_argument("--data", required=True, help="builtin:N:SEED | celeba:PATH | folder:PATH (held out)")
+    clip_eval.add_argument("--split", default="test", help="train | valid | test | all (default test; folders: all)")
+    clip_eval.add_argument("--n", type=int, default=1000, help="held-out pairs (default 1000)")
+    clip_eval.add_argument("--classifier", type=Path, help="folder from unnoise train-classifier: its accuracy beside")
+    clip_eval.add_argument("--out", type=Path, help="also write the tables (.md) and the numbers (.json) here")
+    clip_eval.add_argument("--device", default="auto")
+    clip_eval.add_argument("--quiet", action="store_true", help="no progress output")
 
     classifier = commands.add_parser("train-classifier", help="train the attribute classifier that judges faithfulness")
     classifier.add_argument("--data", required=True, help="builtin | celeba:PATH, as the runs it will judge")
@@ -210,6 +235,19 @@ def add_editing_parsers(commands) -> None:
     ends.add_argument("--seeds", type=int_tuple, metavar="A,B", help="two seeds: their first samples are the ends")
     ends.add_argument("--images", type=Path, nargs=2, metavar="IMAGE", help="two pictures, inverted first")
     add_editing_outputs(interpolate, "interpolation.png", 8, "frames, both ends included (default 8)")
+
+    variations = commands.add_parser(
+        "variations", help="unCLIP runs: new images from a picture's CLIP image embedding, or a walk between two"
+    )
+    pictures = variations.add_mutually_exclusive_group(required=True)
+    pictures.add_argument("image", type=Path, nargs="?", help="the picture (any size; its centre square is used)")
+    pictures.add_argument(
+        "--interpolate", type=Path, nargs=2, metavar="IMAGE", help="two pictures: frames between their embeddings"
+    )
+    variations.add_argument(
+        "--run", type=Path, required=True, help="an unCLIP run folder (trained with --condition clip)"
+    )
+    add_editing_outputs(variations, "variations.png", 8, "variations (or frames with --interpolate) (default 8)")
 
 
 def add_editing_outputs(parser, out: str, n: int | None, n_help: str) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 from ..errors import UserError
 from .builtin import BUILTIN_VERSION, generate_faces
 from .cache import fingerprint_files, folder_label, load_or_build
+from .captions import read_captions
 from .celeba import SPLITS, celeba_plan, celeba_source_files, check_split
 from .dataset import ImageDataset
 from .folder import folder_plan, list_image_files
@@ -21,7 +22,8 @@ def open_dataset(
 
     split is train, valid, test or all; only CelebA with its partition file has valid and test.
     The preprocessed images are cached (see cache.py), so only the first open decodes files, and are memory-mapped
-    from the cache file, so the processes of one machine share one copy of them.
+    from the cache file, so the processes of one machine share one copy of them. A folder's captions (captions.py)
+    are read afresh at every open, never cached.
     """
     if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
         raise UserError(f"image size must be a positive whole number of pixels, got {image_size!r}")
@@ -45,7 +47,10 @@ def open_dataset(
         label = folder_label("folder", data.path, image_size, "all")
         fields = path_fields(data, list_image_files(data.path), "center_square", "all")
         build = partial(folder_plan, data.path, image_size, data.source)
-    return load_or_build(label, {**fields, "image_size": image_size}, build, cache_dir, progress)
+    dataset = load_or_build(label, {**fields, "image_size": image_size}, build, cache_dir, progress)
+    if data.kind == "folder":
+        dataset.captions = read_captions(data.path, dataset.names)
+    return dataset
 
 
 def path_fields(data: DataSpec, files: list[str], crop: str, split: str) -> dict:

@@ -18,6 +18,8 @@ class ImageDataset:
     attributes: torch.Tensor | None  # (N, A) uint8 in {0, 1}, row i belongs to names[i]
     source: str  # the canonical spec it was opened from, e.g. "celeba:/abs/path"
     cache_file: Path | None = None  # the file images are memory-mapped from; None when they are in process memory
+    # A folder's own captions (captions.py), [] for an image without; None where captions come from attributes
+    captions: list[list[str]] | None = None
 
     def __post_init__(self):
         count = self.images.shape[0]
@@ -25,6 +27,8 @@ class ImageDataset:
             raise ValueError(f"images must be (N, 3, H, W) uint8, got {tuple(self.images.shape)} {self.images.dtype}")
         if len(self.names) != count:
             raise ValueError(f"{len(self.names)} names for {count} images")
+        if self.captions is not None and len(self.captions) != count:
+            raise ValueError(f"{len(self.captions)} caption lists for {count} images")
         if self.attributes is not None and self.attributes.shape != (count, len(self.attribute_names)):
             raise ValueError(
                 f"attributes have shape {tuple(self.attributes.shape)}, expected ({count}, {len(self.attribute_names)})"

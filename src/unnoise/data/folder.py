@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UserError
+from .captions import is_caption_file
 from .dataset import ImageDataset
 from .decoding import DecodePlan, decode_in_memory
 from .transforms import center_square_box
@@ -52,7 +53,8 @@ def scan_folder(root: Path) -> FolderListing:
 
     Left out, by reason: hidden files and folders (macOS leaves '._photo.jpg' metadata files that are not images),
     files of other types, broken links and folders that cannot be listed, and links to a folder read already (a
-    loop, or a second link to one folder). Raises UserError when root is missing or not a folder.
+    loop, or a second link to one folder). Caption files (captions.py) are not left out: they are read elsewhere.
+    Raises UserError when root is missing or not a folder.
     """
     require_folder(root)
     listing = FolderListing(names=[])
@@ -64,10 +66,13 @@ def scan_folder(root: Path) -> FolderListing:
     for folder, subfolders, files in os.walk(root, onerror=unlistable, followlinks=True):
         here = Path(folder)
         subfolders[:] = folders_to_enter(root, here, subfolders, read_folders, listing)
+        image_stems = {os.path.splitext(name)[0] for name in files if is_image_file(name)}
         for name in sorted(files):
             relative = relative_name(root, here / name)
             if name.startswith("."):
                 listing.leave_out(HIDDEN, relative)
+            elif is_caption_file(name, image_stems):  # read by captions.py, not an image left out
+                continue
             elif not is_image_file(name):
                 listing.leave_out(NOT_AN_IMAGE, relative)
             elif not (here / name).exists():  # a link to a file that is gone

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from ..errors import UserError
 from .base import Objective
+from .clip import CLIPObjective
 from .ddpm import DDPMObjective
 from .edm import EDMObjective
 from .flow import FlowObjective
 from .gan import GANObjective
+from .unclip import unclip_objective
 from .vae import VAEObjective
 
 # A diffusion run's objective is its formulation (config.diffusion.objective); a baseline's is its family.
 FORMULATIONS: dict[str, type[Objective]] = {"ddpm": DDPMObjective, "edm": EDMObjective, "flow": FlowObjective}
-BASELINES: dict[str, type[Objective]] = {"vae": VAEObjective, "gan": GANObjective}
+BASELINES: dict[str, type[Objective]] = {"vae": VAEObjective, "gan": GANObjective, "clip": CLIPObjective}
 
 
 def objective_for(config) -> Objective:
@@ -25,7 +27,8 @@ def objective_for(config) -> Objective:
                 f"diffusion.objective must be one of {', '.join(FORMULATIONS)}, got {formulation!r}",
                 settings=("diffusion.objective",),
             )
-        return FORMULATIONS[formulation](config)
+        objective = FORMULATIONS[formulation]
+        return (unclip_objective(objective) if config.condition.kind == "clip" else objective)(config)
     if family not in BASELINES:
         raise UserError(
             f"model.family must be one of diffusion, {', '.join(BASELINES)}, got {family!r}", settings=("model.family",)

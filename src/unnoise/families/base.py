@@ -26,6 +26,7 @@ class Objective:
     adam_betas: tuple[float, float] = (0.9, 0.999)
     scales_out = True  # trains under torchrun, with accumulation, compile and fp16
     draws_in_one_pass = False  # samples without a solver: takes no sampler, steps or request
+    makes_images = True  # False for CLIP: no preview grids, no FID while training
     max_steps: int | None = 1  # the most solver steps a request may ask for (None: no bound of the objective's own)
 
     def __init__(self, config) -> None:

@@ -96,17 +96,21 @@ class DenoisingObjective(Objective):
         grid = self.grid(settings)
         baseline = None
         if condition is None:
-            device = next(model.parameters()).device
-            condition, baseline = request_condition(
-                self.config.condition,
-                settings.n,
-                device,
-                settings.attrs,
-                settings.prompt,
-                settings.negative_prompt,
-                settings.guidance,
-            )
+            condition, baseline = self.request(model, settings, settings.n)
         return generate(model, self.denoiser_for, grid, self.image_shape, settings, condition, baseline, on_step)
+
+    def request(self, model: nn.Module, settings: SampleSettings, count: int):
+        """(condition, baseline) for `count` images of the resolved settings' request (sampling.requests): None, None
+        when nothing is asked."""
+        return request_condition(
+            self.config.condition,
+            count,
+            next(model.parameters()).device,
+            settings.attrs,
+            settings.prompt,
+            settings.negative_prompt,
+            settings.guidance,
+        )
 
     def preview(self, model: nn.Module, condition=None) -> torch.Tensor:
         """train.sample_count images with the run's default sampler at train.sample_steps steps, guided where

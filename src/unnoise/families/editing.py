@@ -28,7 +28,6 @@ from ..sampling.editing import (
     seed_noise,
     slerp_frames,
 )
-from ..sampling.requests import request_condition
 from ..sampling.settings import SampleSettings, is_integer
 from .base import Objective
 
@@ -66,15 +65,7 @@ def chain_for(objective, model: nn.Module, settings: SampleSettings, count: int)
     """The run's chain for resolved settings, its request made for `count` images."""
     require_chain(objective)
     settings = objective.resolve(settings).validate()
-    condition, baseline = request_condition(
-        objective.config.condition,
-        count,
-        next(model.parameters()).device,
-        settings.attrs,
-        settings.prompt,
-        settings.negative_prompt,
-        settings.guidance,
-    )
+    condition, baseline = objective.request(model, settings, count)
     grid = objective.grid(settings)
     return Chain(model, objective.denoiser_for, grid, objective.image_shape, settings, condition, baseline)
 

@@ -41,3 +41,11 @@ def hinge_discriminator_loss(real_scores: torch.Tensor, fake_scores: torch.Tenso
 def hinge_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
     """L_G = -E[D(G(z))]."""
     return -fake_scores.float().mean()
+
+
+def symmetric_info_nce(image: torch.Tensor, text: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
+    """(CE(s I T^T, diag) + CE(s T I^T, diag)) / 2 over a batch of pairs (B, d) x (B, d), unit rows, s = 1 / tau:
+    each image told its own caption among the batch's, and each caption its image  (Radford et al. 2021, Fig. 3)."""
+    logits = logit_scale * image.float() @ text.float().T  # (B, B): row i, column j = image i against caption j
+    labels = torch.arange(image.shape[0], device=image.device)
+    return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2

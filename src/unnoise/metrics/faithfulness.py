@@ -27,6 +27,7 @@ from ..storage.atomic import make_folder, write_text_atomic
 from ..text.captions import unsayable_in_caption
 from ..viz import captioned_rows, display_scale, line_chart, save_png
 from .classifier import AttributeClassifier, load_classifier
+from .clip_judge import load_clip_judge
 from .images import as_reference, evaluate_images
 
 log = logging.getLogger("unnoise")
@@ -53,12 +54,13 @@ DEFAULT_REQUESTS = (
     "Dark_Skin,Red_Hair,Eyeglasses",
 )
 DEFAULT_SCALES = (0.0, 1.0, 2.0, 3.0, 5.0)
+PROMPTED_KINDS = ("text", "clip")  # runs asked with the caption of a request (unCLIP: through its prior)
 
 
 def usable_requests(run: Run, classifier: AttributeClassifier, requests=None) -> list[dict[str, bool]]:
     """The requests, parsed, that the run can be asked and the classifier can judge (given ones must all be)."""
     known = tuple(name for name in run.config.condition.attribute_names if name in classifier.attribute_names)
-    text = run.config.condition.kind == "text"
+    text = run.config.condition.kind in PROMPTED_KINDS
     if requests is not None:
         return [
             parse_attribute_request(request, known) for request in requests
@@ -90,10 +92,12 @@ def faithfulness(
     reference=None,
     device: str = "auto",
     progress: bool = True,
+    clip=None,
     **fields,
 ) -> dict:
-    """{"rows": [{guidance, accuracy, fid?, kid?, n, seconds, per_request}], "requests": [...], ...} (see the module
-    docstring).
+    """{"rows": [{guidance, accuracy, fid?, kid?, clip_score?, n, seconds, per_request}], "requests": [...], ...} (see
+    the module docstring). clip: a CLIP run (folder or Run) that scores each image against its request's caption
+    (CLIP score, Hessel et al. 2021); give runs compared with each other the same one.
 
     settings (or its fields as keywords) say how to sample (steps default to DEFAULT_STEPS); its n, guidance and
     request are set here: per_request images per request and scale, request by request.
@@ -121,8 +125,9 @@ def faithfulness(
             settings=("per_request",),
         )
     reference = as_reference(reference) if reference is not None else None
+    judge = load_clip_judge(clip, model_device) if clip is not None else None
     wanted_list = usable_requests(run, classifier, requests)
-    text = run.config.condition.kind == "text"
+    text = run.config.condition.kind in PROMPTED_KINDS
     asks = [{"prompt": caption_of_request(wanted)} if text else {"attrs": wanted} for wanted in wanted_list]
     rows, pictures = [], {}
     for scale in scales:
@@ -149,8 +154,12 @@ def faithfulness(
         if reference is not None:
             measured = evaluate_images(torch.cat(images), reference, model_device, progress)
             row.update(fid=measured["fid"], kid=measured["kid"], ref_n=measured["ref_n"])
+        if judge is not None:
+            prompts = [caption_of_request(wanted) for wanted in wanted_list for _ in range(per_request)]
+            row["clip_score"] = judge.score(torch.cat(images), prompts)
         if progress:
             fid = f", FID {row['fid']:.1f} (n={row['n']})" if "fid" in row else ""
+            fid += f", CLIP score {row['clip_score']:.1f}" if "clip_score" in row else ""
             log.info(f"guidance {scale:g}: {100 * row['accuracy']:.1f}% of requested attributes present as asked{fid}")
         rows.append(row)
         pictures[float(scale)] = images
@@ -168,10 +177,17 @@ def faithfulness(
 
 def markdown_table(result: dict) -> str:
     has_fid = any("fid" in row for row in result["rows"])
-    header = "| guidance | requested attributes as asked | " + ("FID | " if has_fid else "") + "images | seconds |"
+    has_clip = any("clip_score" in row for row in result["rows"])
+    header = (
+        "| guidance | requested attributes as asked | "
+        + ("FID | " if has_fid else "")
+        + ("CLIP score | " if has_clip else "")
+        + "images | seconds |"
+    )
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
     for row in result["rows"]:
         fid = f"{row['fid']:.2f} | " if has_fid else ""
+        fid += f"{row['clip_score']:.1f} | " if has_clip else ""
         lines.append(f"| {row['guidance']:g} | {100 * row['accuracy']:.1f}% | {fid}{row['n']} | {row['seconds']:.0f} |")
     return "\n".join(lines) + "\n"
 

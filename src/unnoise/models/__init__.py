@@ -9,13 +9,16 @@ from ..errors import UserError
 from .conditioning import TEXT_CHANNELS, Condition
 
 __all__ = ["ARCHITECTURES", "FAMILIES", "Condition", "build_model", "count_parameters", "network_for"]
+from .clip import CLIP
 from .gan import GAN
+from .prior import EmbeddingPrior
 from .toy_unet import ToyUNet
+from .unclip import UnCLIP
 from .unet import UNet
 from .vae import ConvVAE
 
 ARCHITECTURES = ("unet", "toy_unet")
-FAMILIES = ("diffusion", "vae", "gan")
+FAMILIES = ("diffusion", "vae", "gan", "clip")
 
 
 def build_model(
@@ -60,6 +63,13 @@ def build_model(
             tuple(model_config.channel_mult),
             model_config.latent_dim,
         )
+    if family == "clip":
+        return CLIP(
+            model_config.base_channels,
+            tuple(model_config.channel_mult),
+            model_config.clip_dim,
+            model_config.clip_text_layers,
+        )
     if architecture == "toy_unet":
         return ToyUNet(image_channels, model_config.base_channels, tuple(model_config.channel_mult))
     resolutions = [image_size // patch // 2**level for level in range(levels)]
@@ -91,6 +101,8 @@ def build_model(
 def network_for(config) -> nn.Module:
     """The network of a RunConfig: its model settings at its image size, conditional as its condition says."""
     condition = config.condition
+    if condition.kind == "clip":
+        return unclip_for(config)
     attribute_count = len(condition.attribute_names) if condition.kind == "attributes" else 0
     text_channels = TEXT_CHANNELS if condition.kind == "text" else 0
     if condition.kind == "attributes" and not attribute_count:
@@ -101,6 +113,27 @@ def network_for(config) -> nn.Module:
     return build_model(
         config.model, config.data.image_size, attribute_count=attribute_count, text_channels=text_channels
     )
+
+
+def clip_of(clip_network: dict) -> CLIP:
+    """The CLIP a config's condition.clip_network describes (its weights come from the checkpoint)."""
+    if not clip_network:
+        raise UserError(
+            "this unCLIP run has no CLIP recorded (condition.clip_network); train it with condition.clip_run",
+            settings=("condition.clip_run",),
+        )
+    model = clip_network["model"]
+    return CLIP(model["base_channels"], tuple(model["channel_mult"]), model["clip_dim"], model["clip_text_layers"])
+
+
+def unclip_for(config) -> UnCLIP:
+    """The decoder (the run's U-Net told CLIP image embeddings), the prior, and the run's recorded CLIP."""
+    clip = clip_of(config.condition.clip_network)
+    decoder = build_model(config.model, config.data.image_size, text_channels=clip.embedding_dim)
+    if not isinstance(decoder, UNet):
+        raise UserError("condition.kind clip needs model.architecture unet", settings=("model.architecture",))
+    prior = EmbeddingPrior(clip.embedding_dim, config.model.prior_width, config.model.prior_blocks)
+    return UnCLIP(decoder, prior, clip)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -22,7 +22,9 @@ class Condition:
     """A batch of conditions: null (B,) bool, and the attribute or text tensors of the conditional kind.
 
     attributes: (B, A) float in {+1, -1, 0} (present, absent, unknown).
-    tokens, token_mask, pooled: (B, L, D), (B, L) bool and (B, D) from the frozen text encoder.
+    tokens, token_mask, pooled: (B, L, D), (B, L) bool and (B, D) from the frozen text encoder (unCLIP's decoder: a
+    CLIP image embedding as one token and as the pooled vector).
+    caption, caption_null: unCLIP's prior: a CLIP text embedding (B, d), and True where the image has no caption.
     """
 
     null: torch.Tensor
@@ -30,6 +32,8 @@ class Condition:
     tokens: torch.Tensor | None = None
     token_mask: torch.Tensor | None = None
     pooled: torch.Tensor | None = None
+    caption: torch.Tensor | None = None
+    caption_null: torch.Tensor | None = None
 
     def tensors(self) -> dict[str, torch.Tensor]:
         return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}

@@ -47,11 +47,14 @@ def request_condition(
 ) -> tuple[Condition | None, Condition | None]:
     """(condition, baseline) for count images of one request: baseline is the negative prompt, or None for the null one.
 
-    A run trained on captions also takes attrs, asked as the caption that names them ("a photo of a smiling woman").
+    A run trained on captions made from attributes also takes attrs, asked as the caption that names them ("a photo of
+    a smiling woman"); one trained on a folder's own captions takes prompts only.
     Raises UserError naming the setting for a request the run cannot take, and for a guidance scale other than the
     default with nothing to guide towards (it would change nothing, silently).
     """
     kind = config.kind
+    if kind == "clip":
+        refuse_negative_prompt(negative_prompt)
     if attrs is None and prompt is None:
         if negative_prompt is not None:
             raise UserError("negative_prompt needs a prompt", settings=("negative_prompt", "prompt"))
@@ -77,12 +80,26 @@ def request_condition(
     if attrs is not None:
         if prompt is not None:
             raise UserError("ask with attrs or with prompt, not both", settings=("attrs", "prompt"))
+        if not config.attribute_names:
+            raise UserError(
+                "this run was trained on its data's own captions, not on attributes: ask with prompt",
+                settings=("attrs", "prompt"),
+            )
         prompt = caption_of_request(parse_attribute_request(attrs, config.attribute_names))
     condition = prompt_condition(prompt, count, config.max_tokens, device)
     baseline = (
         prompt_condition(negative_prompt, count, config.max_tokens, device) if negative_prompt is not None else None
     )
     return condition, baseline
+
+
+def refuse_negative_prompt(negative_prompt: str | None) -> None:
+    """unCLIP's prior draws one image embedding per image: there is no second prompt to guide away from."""
+    if negative_prompt is not None:
+        raise UserError(
+            "an unCLIP run takes no negative_prompt (its prior draws one image embedding per image)",
+            settings=("negative_prompt",),
+        )
 
 
 def caption_of_request(wanted: dict[str, bool]) -> str:

@@ -29,6 +29,7 @@ logger = logging.getLogger("unnoise")
 TABLE_FORMAT_VERSION = 2
 CHUNK = 256
 TABLE_TENSORS = ("tokens", "offsets", "pooled", "texts")
+UNCAPTIONED = ""  # what an image without a caption holds in a table; never shown to the network (its rows are null)
 
 
 @dataclass
@@ -101,6 +102,35 @@ def caption_table(
 ) -> CaptionTable:
     """per_image captions for each image (captions_for_dataset), embedded; read from the cache when made before."""
     captions = captions_for_dataset(attribute_names, attributes, seed, per_image)
+    return cached_table(captions, encoder, per_image, max_tokens, cache_dir, progress)
+
+
+def given_caption_table(
+    captions: list[list[str]],
+    encoder: TextEncoder,
+    per_image: int,
+    max_tokens: int,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+) -> CaptionTable:
+    """Each image's own captions (a folder's), embedded: its first per_image, repeated in turn when it has fewer.
+
+    An image without a caption gets per_image copies of UNCAPTIONED, a placeholder whose rows a run must always
+    mark null.
+    """
+    rows = [[own[k % len(own)] for k in range(per_image)] if own else [UNCAPTIONED] * per_image for own in captions]
+    return cached_table(rows, encoder, per_image, max_tokens, cache_dir, progress)
+
+
+def cached_table(
+    captions: list[list[str]],
+    encoder: TextEncoder,
+    per_image: int,
+    max_tokens: int,
+    cache_dir: str | Path | None,
+    progress: bool,
+) -> CaptionTable:
+    """per_image captions of each image, embedded; read from the cache when made before, written to it after."""
     key = table_key(encoder, max_tokens, captions)
     path = cache_directory(cache_dir) / "caption-tables" / f"{key}.safetensors"
     if path.exists():

@@ -167,7 +167,9 @@ class SampleGridHook(Hook):
         if self.enabled and not interrupted:
             self.write(trainer)
 
-    def write(self, trainer) -> Path:
+    def write(self, trainer) -> Path | None:
+        if not trainer.objective.makes_images:  # CLIP: its loss curve is the picture
+            return write_loss_curve(trainer.run_dir)
         # A conditional run draws image i with the attributes (or first caption) of training image i, guided.
         condition = None
         if trainer.conditions is not None:

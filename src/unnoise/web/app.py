@@ -7,7 +7,8 @@ Routes: GET / (the page), GET /api/info (what the run can do and the limits), PO
 job: 400 with a message for bad values, 429 when the queue is full), GET /api/jobs/ID (status, step,
 position in the queue and the newest intermediate picture), GET /api/jobs/ID/image.png (the result, to
 download), POST /api/noise (the forward process for an uploaded image), POST /api/edit (a multipart form: an
-editing job, web/editing.py).
+editing job, web/editing.py), POST /api/variations (a multipart form: an unCLIP run's variations of a picture or walk
+between two, web/variations.py).
 """
 # No `from __future__ import annotations` here: FastAPI reads the route functions' annotations as objects.
 
@@ -26,6 +27,7 @@ from ..errors import UserError, check
 from ..viz.noising import square_pixels
 from .editing import TOOLS, UPLOADS, EditRequest
 from .jobs import GenerationRequest, Job, JobQueue, Limits, QueueFull, max_steps_of
+from .variations import VARIATION_TOOLS, VariationRequest
 
 log = logging.getLogger("unnoise")
 
@@ -58,6 +60,7 @@ def run_info(run: Run, limits: Limits) -> dict:
         "default_guidance": DEFAULT_GUIDANCE,
         "default_sampler": default.sampler,
         "tools": list(TOOLS) if run.family == "diffusion" else [],
+        "variations": list(VARIATION_TOOLS) if condition.kind == "clip" else [],  # unCLIP: from CLIP image embeddings
         "default_steps": min(run.objective.solver_steps(default), max_steps_of(run, limits)),
         "limits": {
             "max_images": limits.max_images,
@@ -118,13 +121,24 @@ async def read_form(form) -> tuple[dict, dict[str, bytes]]:
     return fields, uploads
 
 
+def require_images(run: Run) -> None:
+    """UserError (one line at startup, not a page that fails at every request) for a run that draws no images."""
+    if not run.objective.makes_images:
+        raise UserError(
+            f"{run.path.name} is a {run.objective.network_name} run: it draws no images, so the page has nothing to "
+            "show; evaluate it with clip-eval, or serve an unCLIP run trained on it (condition.kind clip, "
+            "condition.clip_run)"
+        )
+
+
 def create_app(run: Run | str | Path, limits: Limits | None = None, device: str = "auto", start_worker: bool = True):
-    """The FastAPI application serving one run (a Run or its folder)."""
+    """The FastAPI application serving one run (a Run or its folder). UserError for a run that draws no images."""
     require_web_packages()
     from fastapi import FastAPI, File, Request, UploadFile
     from fastapi.responses import HTMLResponse, JSONResponse, Response
 
     run = run if isinstance(run, Run) else load_run(run, device)
+    require_images(run)
     limits = limits or Limits()
     jobs = JobQueue(run, limits, start=start_worker)
     page = resources.files(__package__).joinpath("page.html").read_text()
@@ -169,23 +183,33 @@ def create_app(run: Run | str | Path, limits: Limits | None = None, device: str 
         headers = {"Content-Disposition": f'attachment; filename="unnoise-{run.path.name}-{job_id}.png"'}
         return Response(job.image_png, media_type="image/png", headers=headers)
 
-    @app.post("/api/edit")
-    async def edit(request: Request):
+    async def submit_form(request: Request, parse):
+        """A job from a multipart form (fields and uploads) through parse(form, uploads, run, limits, max_pixels)."""
         kind = request.headers.get("content-type", "")
         if not kind.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
-            return error(400, "POST /api/edit takes a multipart form (the page's FormData: fields and files), not JSON")
+            return error(
+                400, f"POST {request.url.path} takes a multipart form (the page's FormData: fields and files), not JSON"
+            )
         try:
             received = await request.form()
         except Exception as problem:  # starlette's parser: a missing boundary, a truncated body, ...
             return error(400, f"the multipart form could not be read: {getattr(problem, 'detail', problem)}")
         try:
             form, uploads = await read_form(received)
-            job = jobs.submit(EditRequest.parse(form, uploads, run, limits, MAX_UPLOAD_PIXELS))
+            job = jobs.submit(parse(form, uploads, run, limits, MAX_UPLOAD_PIXELS))
         except UserError as problem:
             return error(400, str(problem))
         except QueueFull as problem:
             return error(429, str(problem))
         return job_state(job, jobs)
+
+    @app.post("/api/edit")
+    async def edit(request: Request):
+        return await submit_form(request, EditRequest.parse)
+
+    @app.post("/api/variations")
+    async def variations(request: Request):
+        return await submit_form(request, VariationRequest.parse)
 
     @app.post("/api/noise")
     async def noise(image: UploadFile = File(...)):

@@ -73,23 +73,14 @@ class EditRequest:
         return request
 
     def read_uploads(self, uploads: dict[str, bytes], run: Run, max_pixels: int) -> None:
-        size = run.config.data.image_size
         check(
             not uploads.get("image2") or (self.tool == "interpolate" and uploads.get("image")),
             "image2 is interpolate's second picture: upload image first (edit, inpaint and invert take image only)",
             "image2",
         )
-        pictures = []
-        for name in ("image", "image2"):
-            if uploads.get(name):
-                try:
-                    picture = open_image(uploads[name], max_pixels)
-                except UserError as problem:
-                    raise UserError(f"{name}: {problem}", settings=(name,)) from None
-                pictures.append(pictures_for_run(picture, size, name))
-        self.images = torch.cat(pictures) if pictures else None
+        self.images = uploaded_pictures(uploads, run, max_pixels)
         if uploads.get("mask"):
-            self.redraw = masks_for_run(uploads["mask"], size)
+            self.redraw = masks_for_run(uploads["mask"], run.config.data.image_size)
 
     def check(self, run: Run) -> None:
         """What each tool needs (UserError naming the field): its pictures, a strength, a mask, two ends."""
@@ -151,3 +142,17 @@ class EditRequest:
             return Result(frames, len(frames))
         frames = run.interpolate(self.images, settings, on_step, n=n)
         return Result(torch.cat([self.images[:1], frames, self.images[1:]]), len(frames) + 2)
+
+
+def uploaded_pictures(uploads: dict[str, bytes], run: Run, max_pixels: int) -> torch.Tensor | None:
+    """The uploads image and image2 that were given, at the run's size: uint8 (0 to 2, 3, S, S), or None for neither.
+    UserError naming the upload that is not a picture or has too many pixels."""
+    pictures = []
+    for name in ("image", "image2"):
+        if uploads.get(name):
+            try:
+                picture = open_image(uploads[name], max_pixels)
+            except UserError as problem:
+                raise UserError(f"{name}: {problem}", settings=(name,)) from None
+            pictures.append(pictures_for_run(picture, run.config.data.image_size, name))
+    return torch.cat(pictures) if pictures else None

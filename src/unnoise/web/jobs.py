@@ -66,6 +66,13 @@ class GenerationRequest:
     @classmethod
     def parse(cls, raw: Any, run: Run, limits: Limits) -> "GenerationRequest":
         """A request from the page's JSON, or UserError with a one-line message naming the bad field."""
+        request = cls.read(raw, run, limits)
+        request.check(run, limits)
+        return request
+
+    @classmethod
+    def read(cls, raw: Any, run: Run, limits: Limits) -> "GenerationRequest":
+        """The fields as their types, defaults filled in, unchecked (UserError naming a field that is not a number)."""
         if not isinstance(raw, dict):
             raise UserError("the request must be a JSON object")
         unknown = sorted(set(raw) - set(cls.__dataclass_fields__))
@@ -80,11 +87,26 @@ class GenerationRequest:
         if "steps" not in values:
             default = run.objective.solver_steps(run.settings(SampleSettings(sampler=request.sampler or None)))
             request.steps = min(default, max_steps_of(run, limits))
-        request.check(run, limits)
         return request
 
     def check(self, run: Run, limits: Limits) -> None:
         """The server's limits, then every check the API makes (UserError naming the field)."""
+        settings = self.check_sampling(run, limits)
+        # Unknown attribute names, a prompt to an attribute run, guidance with no request, ...: refused now, not after
+        # waiting in line.
+        request_condition(
+            run.config.condition,
+            1,
+            torch.device("cpu"),
+            settings.attrs,
+            settings.prompt,
+            settings.negative_prompt,
+            settings.guidance,
+        )
+
+    def check_sampling(self, run: Run, limits: Limits) -> SampleSettings:
+        """The server's limits and the run's checks of the sampling fields, not of the request (prompt, attrs): the
+        settings as the run resolves them. UserError naming the field."""
         max_steps = max_steps_of(run, limits)
         checks = [
             (1 <= self.n <= limits.max_images, f"n must be between 1 and {limits.max_images}, got {self.n}", "n"),
@@ -104,17 +126,7 @@ class GenerationRequest:
             check(ok, message, name)
         settings = run.settings(self.settings(run))
         run.objective.check_sampling(settings, on_step=None)
-        # Unknown attribute names, a prompt to an attribute run, guidance with no request, ...: refused now, not after
-        # waiting in line.
-        request_condition(
-            run.config.condition,
-            1,
-            torch.device("cpu"),
-            settings.attrs,
-            settings.prompt,
-            settings.negative_prompt,
-            settings.guidance,
-        )
+        return settings
 
     def total(self, run: Run) -> int:
         """The steps a progress bar counts."""

@@ -1,0 +1,211 @@
+"""CLIP and unCLIP runs end to end on built-in faces: they train, resume, sample from prompts and pictures, and their
+embeddings mean what they should (the margins below come from measured runs of these exact settings)."""
+
+import csv
+import json
+import shutil
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import unnoise
+from unnoise.cli import main
+from unnoise.config import with_family
+from unnoise.data import open_dataset
+from unnoise.errors import UserError
+from unnoise.metrics.clip_eval import clip_eval
+from unnoise.metrics.clip_judge import load_clip_judge
+from unnoise.train.clip_conditions import clip_training_conditions
+from unnoise.train.conditions import training_conditions
+
+
+def clip_config(tiny, **changes):
+    train = dict(steps=200, batch_size=64, lr=3e-3, warmup_steps=10, lr_schedule="cosine", checkpoint_every=0)
+    config = with_family(tiny(**{**train, **changes}), "clip")
+    config.data.source = "builtin:1024"
+    config.model.clip_dim = 32
+    return config
+
+
+def unclip_config(tiny, clip_run, **changes):
+    config = tiny(**{**dict(steps=300, batch_size=16, lr=3e-3, warmup_steps=10, checkpoint_every=0), **changes})
+    config.data.source = "builtin:1024"
+    config.diffusion.objective = "flow"
+    config.condition.kind = "clip"
+    config.condition.clip_run = str(clip_run)
+    return config
+
+
+@pytest.fixture(scope="module")
+def clip_run(text_extra, tmp_path_factory):
+    """A CLIP on 1,024 built-in faces at 16x16 (~10 s)."""
+    from tests.conftest import tiny_config
+
+    return unnoise.train(clip_config(tiny_config), out=tmp_path_factory.mktemp("runs") / "clip", progress=False)
+
+
+@pytest.fixture(scope="module")
+def unclip_run(clip_run, tmp_path_factory):
+    """An unCLIP run (flow decoder + prior) on that CLIP (~10 s)."""
+    from tests.conftest import tiny_config
+
+    out = tmp_path_factory.mktemp("runs") / "unclip"
+    return unnoise.train(unclip_config(tiny_config, clip_run.path), out=out, progress=False)
+
+
+def logged_losses(run):
+    with open(run.path / "log.csv") as file:
+        return [float(row["loss"]) for row in csv.DictReader(file)]
+
+
+def test_clip_learns_a_joint_space_retrieval_and_zero_shot_attributes(clip_run):
+    losses = logged_losses(clip_run)
+    # From about log(64) = 4.2 to about 3 (measured): built-in faces share captions, so many pairs cannot be told apart.
+    assert losses[-1] < losses[0] - 1
+    result = clip_eval(clip_run, "builtin:400:1", split="train", n=400, progress=False)  # faces it never saw
+    retrieval = result["retrieval"]
+    # Measured 0.41 and 0.43, where chance is about 10 x 0.004.
+    assert retrieval["image_to_text_r@10"] > 0.2 and retrieval["text_to_image_r@10"] > 0.2
+    # Zero-shot (each attribute's caption against "a photo of a person"): measured 0.89 on average against a majority
+    # guess of 0.66 over the built-in faces' eight attributes.
+    zero_shot = [row["zero_shot_vs_neutral"] for row in result["zero_shot"]]
+    majority = [row["majority"] for row in result["zero_shot"]]
+    assert sum(zero_shot) / len(zero_shot) > sum(majority) / len(majority) + 0.1
+
+
+def test_a_clip_run_draws_no_images_and_says_what_to_do(clip_run, capsys):
+    assert main(["sample", str(clip_run.path), "--n", "2"]) == 2
+    assert "clip-eval" in capsys.readouterr().err
+    assert main(["train-clip", "--model", "gan", "--out", "x"]) == 2
+    assert "train-clip trains model clip" in capsys.readouterr().err
+
+
+def prior_loss(run, dataset, draws_seed=0):
+    """The prior's flow-matching loss on 256 fixed images, captions and draws."""
+    conditions = training_conditions(run.config, dataset, torch.device("cpu"), progress=False)
+    conditions = clip_training_conditions(run.config, dataset, run.model.clip, conditions, torch.device("cpu"))
+    generator = torch.Generator().manual_seed(draws_seed)
+    condition = conditions.draw(torch.arange(256), generator)
+    target, t = condition.pooled, torch.rand(256, generator=generator)
+    noise = torch.randn(target.shape, generator=generator)
+    from unnoise.models.unclip import caption_condition
+
+    z = (1 - t[:, None]) * target + t[:, None] * noise
+    with torch.no_grad():
+        predicted = run.model.prior(z, 1000 * t, caption_condition(condition.caption))
+    return (predicted - (noise - target)).square().mean().item()
+
+
+def test_unclip_trains_its_prior_and_decoder_together(unclip_run, clip_run):
+    losses = logged_losses(unclip_run)
+    assert losses[-1] < 0.6 * losses[0]
+    dataset = open_dataset("builtin:1024", 16, progress=False)
+    untrained = unnoise.load_run(unclip_run.path, device="cpu")
+    torch.manual_seed(0)
+    for module in (untrained.model.prior,):  # the same architecture, fresh weights
+        for parameter in module.parameters():
+            torch.nn.init.normal_(parameter, std=0.02)
+    assert prior_loss(unclip_run, dataset) < 0.7 * prior_loss(untrained, dataset)
+    # The CLIP inside the run is the CLIP run's, unchanged by training.
+    inside = unclip_run.model.clip.state_dict()
+    assert all(torch.equal(inside[name], value) for name, value in clip_run.model.state_dict().items())
+
+
+def test_prompts_pictures_and_walks_mean_what_they_say(unclip_run, clip_run):
+    judge = load_clip_judge(clip_run)
+    held_out = open_dataset("builtin:8:5", 16, progress=False).images
+    # Variations of a picture land near it in CLIP space; plain samples do not (measured 0.91 against 0.49).
+    variations = unclip_run.variations(held_out, n=32, seed=0)
+    samples = unclip_run.sample(32, seed=1)
+    source = judge.embed_images(held_out)[torch.arange(32) % 8]
+    near = (judge.embed_images(variations) * source).sum(-1).mean()
+    far = (judge.embed_images(samples) * source).sum(-1).mean()
+    assert near > far + 0.2
+    # Each prompt's images are closer to it than to the other prompt (prior, then decoder).
+    prompts = ["a photo of a person with red hair", "a photo of a person with blond hair"]
+    texts = judge.embed_texts(prompts)
+    for index, prompt in enumerate(prompts):
+        drawn = judge.embed_images(unclip_run.sample(16, prompt=prompt, seed=0, guidance=3))
+        closeness = (drawn @ texts.T).mean(0)
+        assert closeness[index] > closeness[1 - index]
+    # The editing tools take prompts too: at strength 1 image-to-image is plain sampling with the same seed.
+    prompt = prompts[0]
+    edited = unclip_run.edit(held_out[:1], 1.0, prompt=prompt, n=2, seed=3)
+    assert torch.equal(edited, unclip_run.sample(2, prompt=prompt, seed=3))
+    # A walk between two pictures starts at the first one's variation with the same seed, ends at the second's.
+    walk = unclip_run.embedding_walk(held_out[:2], n=3, seed=4)
+    assert torch.equal(walk[0], unclip_run.variations(held_out[:1], n=1, seed=4)[0])
+    assert torch.equal(walk[-1], unclip_run.variations(held_out[1:2], n=1, seed=4)[0])
+
+
+def test_unclip_resumes_exactly_without_its_clip_run_folder(tiny, clip_run, tmp_path):
+    clip_copy = tmp_path / "clip"
+    shutil.copytree(clip_run.path, clip_copy)
+    unnoise.train(
+        unclip_config(tiny, clip_copy, steps=6, checkpoint_every=3), out=tmp_path / "straight", progress=False
+    )
+    unnoise.train(unclip_config(tiny, clip_copy, steps=3, checkpoint_every=3), out=tmp_path / "resumed", progress=False)
+    shutil.rmtree(clip_copy)  # the CLIP is in the run's own weights now
+    unnoise.train(unclip_config(tiny, clip_copy, steps=6, checkpoint_every=3), out=tmp_path / "resumed",
+                  resume=True, progress=False)  # fmt: skip
+    straight = load_file(str(tmp_path / "straight" / "model.safetensors"))
+    resumed = load_file(str(tmp_path / "resumed" / "model.safetensors"))
+    assert straight.keys() == resumed.keys() and all(torch.equal(straight[k], resumed[k]) for k in straight)
+    assert any(key.startswith("prior.") for key in straight) and any(key.startswith("clip.") for key in straight)
+    recorded = json.loads((tmp_path / "resumed" / "config.json").read_text())["condition"]["clip_network"]
+    assert recorded["model"]["clip_dim"] == 32 and recorded["image_size"] == 16
+
+
+def test_unclip_refuses_what_it_cannot_use(tiny, unclip_run, clip_run, tmp_path, capsys):
+    config = unclip_config(tiny, "")
+    with pytest.raises(UserError, match="clip_run"):
+        unnoise.train(config, out=tmp_path / "no-clip", progress=False)
+    diffusion = unnoise.train(tiny(steps=2, checkpoint_every=0), out=tmp_path / "plain", progress=False)
+    with pytest.raises(UserError, match="not a CLIP run"):
+        unnoise.train(unclip_config(tiny, diffusion.path), out=tmp_path / "wrong", progress=False)
+    with pytest.raises(UserError, match="unCLIP run"):
+        diffusion.variations(torch.zeros(1, 3, 16, 16, dtype=torch.uint8))
+    with pytest.raises(UserError, match="negative_prompt"):
+        unclip_run.sample(2, prompt="a smiling person", negative_prompt="a bald man")
+    picture = tmp_path / "face.png"
+    from PIL import Image
+
+    Image.new("RGB", (30, 20), (200, 40, 40)).save(picture)
+    assert main(["variations", str(picture), "--run", str(diffusion.path), "--out", str(tmp_path / "v.png")]) == 2
+    assert "--condition clip" in capsys.readouterr().err
+    out = tmp_path / "variations.png"
+    assert main(["variations", str(picture), "--run", str(unclip_run.path), "--n", "3", "--out", str(out)]) == 0
+    assert out.exists() and "3 variations" in capsys.readouterr().out
+
+
+def test_faithfulness_scores_each_scale_with_the_given_clip(unclip_run, clip_run):
+    from unnoise.metrics.classifier import train_classifier
+    from unnoise.metrics.faithfulness import faithfulness
+
+    torch.manual_seed(0)
+    judge = train_classifier(open_dataset("builtin:256", 16, progress=False), steps=5, width=8, progress=False)
+    result = faithfulness(unclip_run, judge, scales=(0, 3), per_request=2, clip=clip_run, steps=4, progress=False)
+    clip = load_clip_judge(clip_run)
+    for row in result["rows"]:
+        images = torch.cat(result["pictures"][row["guidance"]])
+        prompts = [prompt for prompt in result["requests"] for _ in range(2)]  # unCLIP is asked in captions
+        assert row["clip_score"] == pytest.approx(clip.score(images, prompts), abs=1e-4)
+
+
+def test_train_clip_and_clip_eval_from_the_command_line(text_extra, tmp_path, capsys):
+    out = tmp_path / "clip"
+    tiny = ["--data", "builtin:256", "--image-size", "16", "--base-channels", "8", "--channel-mult", "1,2",
+            "--attention-resolutions", "none", "--batch-size", "32", "--device", "cpu", "--quiet"]  # fmt: skip
+    assert main(["train-clip", *tiny, "--steps", "4", "--log-every", "2", "--out", str(out)]) == 0
+    assert "loss curve" in capsys.readouterr().out and (out / "loss.png").exists()
+    assert main(["train-clip", *tiny, "--steps", "6", "--log-every", "2", "--out", str(out), "--resume"]) == 0
+    assert unnoise.load_run(out).step == 6
+    table = tmp_path / "clip-eval"
+    assert main(["clip-eval", str(out), "--data", "builtin:64:1", "--split", "train", "--n", "64", "--out", str(table),
+                 "--quiet"]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "| image -> text |" in printed and "| Blue_Background |" in printed
+    assert json.loads(table.with_suffix(".json").read_text())["n"] == 64
+    assert main(["clip-eval", str(out), "--data", "builtin:1:1", "--split", "train", "--quiet"]) == 2
+    assert "at least 2 images" in capsys.readouterr().err
