@@ -56,6 +56,18 @@ RECIPES = {
         "flow matching, t uniform, L1",
         {"diffusion.objective": "flow", "diffusion.loss": "l1", "diffusion.weighting": "uniform"},
     ),
+    "flow-l1-lr5e-4": (
+        "flow matching, L1, learning rate 5e-4 (the preset's 1e-3 halved)",
+        {"diffusion.objective": "flow", "diffusion.loss": "l1", "train.lr": 5e-4},
+    ),
+    "flow-l1-lr2e-3": (
+        "flow matching, L1, learning rate 2e-3 (the preset's 1e-3 doubled)",
+        {"diffusion.objective": "flow", "diffusion.loss": "l1", "train.lr": 2e-3},
+    ),
+    "flow-l1-patch2-wide": (
+        "flow matching, L1, on 2x2 patches (the U-Net at 16x16) twice as wide: about the same cost per image",
+        {"diffusion.objective": "flow", "diffusion.loss": "l1", "model.patch_size": 2, "model.base_channels": 64},
+    ),
     "flow-logit": (
         "flow matching, t logit-normal, L2",
         {

@@ -62,7 +62,7 @@ def main() -> None:
             seconds[f"clip_{name}"] = run(
                 [*unnoise, "train-clip", "--preset", arguments.preset, "--data", arguments.train, "--out", str(folder),
                  "--quiet", *flags], log)  # fmt: skip
-        if not (folder / "eval.json").exists():
+        if not (folder / "eval" / "clip_eval.json").exists():
             run([*unnoise, "clip-eval", str(folder), "--data", arguments.held_out, "--split", "test", "--quiet",
                  "--out", str(folder / "eval")], log)  # fmt: skip
     judge = out / "judge"
@@ -71,14 +71,14 @@ def main() -> None:
             [*unnoise, "train-classifier", "--data", arguments.train, "--size", "32", "--out", str(judge), "--quiet"],
             log,
         )
-    evaluations = {name: json.loads((out / f"clip_{name}" / "eval.json").read_text()) for name in clips}
+    evaluations = {name: json.loads((out / f"clip_{name}" / "eval" / "clip_eval.json").read_text()) for name in clips}
     best = max(evaluations, key=lambda name: evaluations[name]["retrieval"]["image_to_text_r@5"])
     clip = out / f"clip_{best}"
     for name in clips:  # the judge's column, now that it exists
         if "judge" not in evaluations[name]["zero_shot"][0]:
             run([*unnoise, "clip-eval", str(out / f"clip_{name}"), "--data", arguments.held_out, "--split", "test",
                  "--quiet", "--classifier", str(judge), "--out", str(out / f"clip_{name}" / "eval")], log)  # fmt: skip
-            evaluations[name] = json.loads((out / f"clip_{name}" / "eval.json").read_text())
+            evaluations[name] = json.loads((out / f"clip_{name}" / "eval" / "clip_eval.json").read_text())
 
     decoders = {"text": ["--condition", "text"], "unclip": ["--condition", "clip", "--clip-run", str(clip)]}
     results = {}

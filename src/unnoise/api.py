@@ -16,7 +16,7 @@ from .errors import UserError
 from .families import objective_for
 from .metrics.faithfulness import faithfulness
 from .metrics.quality import evaluate, evaluate_run
-from .models import build_model, count_parameters
+from .models import build_model
 from .runs import CONFIG_FILE, RESUMABLE, Run, holds_run, load_run
 from .sampling.settings import SampleSettings
 from .train.clip_conditions import clip_training_conditions
@@ -104,9 +104,14 @@ def train(
         if progress:
             for warning in trainer.objective.warnings():
                 log.warning(warning)
+            if config.model.family == "clip" and len(dataset) < trainer.global_batch:
+                log.warning(
+                    f"a CLIP batch of {trainer.global_batch} from {len(dataset)} images holds some image twice, each "
+                    "copy the other's wrong answer; use a batch size below the number of images"
+                )
             t = config.train
             log.info(
-                f"{trainer.objective.network_name}: {count_parameters(trainer.model) / 1e6:.2f}M parameters | data: "
+                f"{trainer.objective.describe_parameters(trainer.model)} | data: "
                 f"{dataset.source}, {len(dataset)} images at {config.data.image_size}x{config.data.image_size} | "
                 "device: "
                 f"{device}, {trainer.precision}{', compiled' if t.compile else ''} | global batch "
@@ -119,11 +124,23 @@ def train(
     return Run(run_dir, config, trainer.ema.model, trainer.step, status)
 
 
+def adopt_derived(config: RunConfig, saved: RunConfig) -> None:
+    """What a run derived when it began, kept on resume: an unCLIP run's CLIP (its settings come from the CLIP)."""
+    if saved.condition.kind == "clip" and config.condition.kind == "clip":
+        config.condition.clip_network = saved.condition.clip_network
+        config.model.clip_dim, config.model.clip_text_layers = saved.model.clip_dim, saved.model.clip_text_layers
+
+
 def adopt_clip_run(config: RunConfig, resume: bool) -> Run | None:
     """For a new unCLIP run: the CLIP run of condition.clip_run, its settings recorded in condition.clip_network."""
     condition = config.condition
     if condition.kind != "clip" or (resume and condition.clip_network):
         return None
+    if not Path(condition.clip_run).is_dir():
+        raise UserError(
+            f"condition.clip_run {condition.clip_run} is not a folder: name the folder of a CLIP run (train-clip)",
+            settings=("condition.clip_run",),
+        )
     clip_run = load_run(condition.clip_run, device="cpu")
     if clip_run.family != "clip":
         raise UserError(
@@ -136,6 +153,9 @@ def adopt_clip_run(config: RunConfig, resume: bool) -> Run | None:
         "run": str(Path(condition.clip_run).resolve()),
         "step": clip_run.step,
     }
+    # The run's own CLIP settings are the CLIP's: config.json says what the run holds.
+    config.model.clip_dim = clip_run.config.model.clip_dim
+    config.model.clip_text_layers = clip_run.config.model.clip_text_layers
     return clip_run
 
 
@@ -163,8 +183,8 @@ def prepare_run_folder(run_dir: Path, config: RunConfig | None, resume: bool) ->
         saved = RunConfig.load(run_dir / CONFIG_FILE)
         if config is None:
             return saved
+        adopt_derived(config, saved)
         check_resumable(saved, config)
-        config.condition.clip_network = saved.condition.clip_network  # derived when the run began: the CLIP it holds
         return config
     if holds_run(run_dir):
         raise UserError(

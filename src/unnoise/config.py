@@ -448,6 +448,16 @@ def validate(config: RunConfig) -> None:
             ("train.eval_every",),
         ),
         (
+            not c.clip_run or c.kind == "clip",
+            f"condition.clip_run names the CLIP of an unCLIP run: it needs condition.kind clip, got {c.kind}",
+            ("condition.clip_run", "condition.kind"),
+        ),
+        (
+            m.family != "clip" or t.batch_size >= 2,
+            "CLIP learns by telling each image's caption from the batch's others: train.batch_size must be at least 2",
+            ("train.batch_size",),
+        ),
+        (
             c.kind != "clip" or bool(c.clip_run or c.clip_network),
             "condition.kind clip (unCLIP) needs condition.clip_run, a CLIP run folder from train-clip",
             ("condition.kind", "condition.clip_run"),

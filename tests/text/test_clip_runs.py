@@ -206,6 +206,9 @@ def test_train_clip_and_clip_eval_from_the_command_line(text_extra, tmp_path, ca
                  "--quiet"]) == 0  # fmt: skip
     printed = capsys.readouterr().out
     assert "| image -> text |" in printed and "| Blue_Background |" in printed
-    assert json.loads(table.with_suffix(".json").read_text())["n"] == 64
-    assert main(["clip-eval", str(out), "--data", "builtin:1:1", "--split", "train", "--quiet"]) == 2
+    assert json.loads((table / "clip_eval.json").read_text())["n"] == 64
+    assert (table / "clip_eval.md").read_text().startswith("CLIP ")
+    assert main(["clip-eval", str(out), "--data", "builtin:1:1", "--quiet"]) == 2  # default split: all of it
     assert "at least 2 images" in capsys.readouterr().err
+    assert main(["clip-eval", str(out), "--data", "builtin:64:1", "--n", "1", "--quiet"]) == 2
+    assert "--n must be a whole number of pairs, at least 2" in capsys.readouterr().err

@@ -29,7 +29,7 @@ from ..metrics.compare import compare, write_comparison
 from ..metrics.compare import markdown_table as comparison_table
 from ..metrics.faithfulness import faithfulness, markdown_table, write_faithfulness
 from ..sampling.pictures import masks_for_run
-from ..storage.atomic import describe_os_error, write_text_atomic
+from ..storage.atomic import describe_os_error, make_folder, write_text_atomic
 from ..train.distributed import is_main_process, shutdown_distributed
 from ..viz import check_picture_path, display_scale, labelled_rows, save_grid, save_images, save_picture, save_png
 from ..viz.noising import noising_strip, square_pixels
@@ -58,7 +58,8 @@ def command_train(arguments: argparse.Namespace) -> int:
         return 0
     if run.status == "interrupted":
         print(
-            f"stopped at step {run.step}; checkpoint saved. Continue with: unnoise train --resume --out {out}",
+            f"stopped at step {run.step}; checkpoint saved. Continue with: unnoise {arguments.command} --resume --out "
+            f"{out}",
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
@@ -88,8 +89,9 @@ def command_clip_eval(arguments: argparse.Namespace) -> int:
     )
     tables = clip_eval_tables(result)
     if arguments.out:
-        write_text_atomic(arguments.out.with_suffix(".md"), tables + "\n")
-        write_text_atomic(arguments.out.with_suffix(".json"), json.dumps(result, indent=2) + "\n")
+        make_folder(arguments.out)
+        write_text_atomic(arguments.out / "clip_eval.md", tables + "\n")
+        write_text_atomic(arguments.out / "clip_eval.json", json.dumps(result, indent=2) + "\n")
     print(tables)
     return 0
 
@@ -379,8 +381,9 @@ def command_variations(arguments: argparse.Namespace) -> int:
         strip = editing_strip(run, [[images, made_images]], ["input", *numbered("variation", len(made_images))])
         made = plural(len(made_images), "variation")
     print(
-        f"wrote {save_picture(strip, out)} ({made}, {run.objective.describe_sampling(settings)}, guidance "
-        f"{run.settings(settings).guidance:g}, {time.perf_counter() - started:.1f} s)"
+        f"wrote {save_picture(strip, out)} ({made}, {run.objective.describe_sampling(settings)}, NFE "
+        f"{run.nfe(settings)} per image, guidance {run.settings(settings).guidance:g}, "
+        f"{time.perf_counter() - started:.1f} s)"
     )
     return 0
 

@@ -112,9 +112,15 @@ def config_overrides(arguments: argparse.Namespace) -> dict[str, Any]:
 
 
 def add_sample_flags(
-    parser: argparse.ArgumentParser, n: int | None = 64, requests: bool = True, steps_help: str = "", n_help: str = ""
+    parser: argparse.ArgumentParser,
+    n: int | None = 64,
+    requests: bool = True,
+    steps_help: str = "",
+    n_help: str = "",
+    guidance: bool | None = None,
 ) -> None:
-    """The flags of SampleSettings: what to draw, by which solver on which grid, and what to ask."""
+    """The flags of SampleSettings: what to draw, by which solver on which grid, and what to ask (requests: attrs,
+    prompts; guidance: its scale, by default where requests are taken)."""
     parser.add_argument(
         "--n", type=int, default=n, help=n_help or f"number of images (default {n if n else 'the reference n'})"
     )
@@ -142,6 +148,7 @@ def add_sample_flags(
             "--prompt", help='runs trained with --condition text: e.g. "a smiling woman with blond hair"'
         )
         parser.add_argument("--negative-prompt", help="guide away from this prompt instead of from no prompt")
+    if requests if guidance is None else guidance:
         parser.add_argument(
             "--guidance",
             type=float,

@@ -169,10 +169,14 @@ def add_evaluation_parsers(commands) -> None:
     )
     clip_eval.add_argument("clip", type=Path, help="CLIP run folder (from train-clip)")
     clip_eval.add_argument("--data", required=True, help="builtin:N:SEED | celeba:PATH | folder:PATH (held out)")
-    clip_eval.add_argument("--split", default="test", help="train | valid | test | all (default test; folders: all)")
+    clip_eval.add_argument(
+        "--split", default=None, help="train | valid | test | all (default: celeba's test split, all of other data)"
+    )
     clip_eval.add_argument("--n", type=int, default=1000, help="held-out pairs (default 1000)")
     clip_eval.add_argument("--classifier", type=Path, help="folder from unnoise train-classifier: its accuracy beside")
-    clip_eval.add_argument("--out", type=Path, help="also write the tables (.md) and the numbers (.json) here")
+    clip_eval.add_argument(
+        "--out", type=Path, help="also write the tables (clip_eval.md) and the numbers (clip_eval.json) to this folder"
+    )
     clip_eval.add_argument("--device", default="auto")
     clip_eval.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -247,12 +251,14 @@ def add_editing_parsers(commands) -> None:
     variations.add_argument(
         "--run", type=Path, required=True, help="an unCLIP run folder (trained with --condition clip)"
     )
-    add_editing_outputs(variations, "variations.png", 8, "variations (or frames with --interpolate) (default 8)")
+    add_editing_outputs(
+        variations, "variations.png", 8, "variations (or frames with --interpolate) (default 8)", requests=False
+    )
 
 
-def add_editing_outputs(parser, out: str, n: int | None, n_help: str) -> None:
+def add_editing_outputs(parser, out: str, n: int | None, n_help: str, requests: bool = True) -> None:
     parser.add_argument(
         "--out", type=file_path, default=Path(out), help=f"the strip: .png, .jpg, .jpeg or .webp (default {out})"
     )
-    add_sample_flags(parser, n=n, n_help=n_help)
+    add_sample_flags(parser, n=n, n_help=n_help, requests=requests, guidance=True)
     parser.add_argument("--device", default="auto", help="auto (a GPU if there is one), cpu, cuda, cuda:1, mps")

@@ -18,6 +18,10 @@ from ..sampling.generation import generate_from_prior
 from ..sampling.settings import SampleSettings
 
 
+def millions(module: nn.Module) -> str:
+    return f"{sum(parameter.numel() for parameter in module.parameters()) / 1e6:.2f}M"
+
+
 class Objective:
     """Base: a single-update objective (one loss, one optimizer step per training step)."""
 
@@ -113,6 +117,10 @@ class Objective:
     def sampling_network(self, model: nn.Module) -> nn.Module:
         """The part of the model that makes images (what sampling costs)."""
         return model
+
+    def describe_parameters(self, model: nn.Module) -> str:
+        """The network and its size, for the start-up summary."""
+        return f"{self.network_name}: {millions(model)} parameters"
 
     def describe_sampling(self, settings: SampleSettings) -> str:
         """How the settings draw, for a summary line (a one-pass family: its network's name)."""

@@ -29,7 +29,9 @@ class CLIPObjective(Objective):
 
     def generate(self, model: nn.Module, settings: SampleSettings, on_step=None, condition=None) -> torch.Tensor:
         raise UserError(
-            "a CLIP run draws no images: evaluate it with clip-eval, or train an unCLIP run on it (condition.kind clip)"
+            "a CLIP run draws no images: evaluate it with clip-eval, or train an unCLIP run on it (condition.kind clip,"
+            " condition.clip_run)",
+            settings=("condition.kind", "condition.clip_run"),
         )
 
     def check_sampling(self, settings: SampleSettings, on_step) -> None:

@@ -22,9 +22,10 @@ from ..models.conditioning import null_condition_like
 from ..models.unclip import caption_condition, image_embedding_condition, to_unit
 from ..sampling.editing import slerp_frames
 from ..sampling.generation import PerImageNoise, batch_slices
-from ..sampling.requests import caption_of_request, parse_attribute_request, prompt_condition, refuse_negative_prompt
+from ..sampling.requests import prompt_condition, prompt_of_request, refuse_negative_prompt
 from ..sampling.settings import SampleSettings
 from ..seeds import derived_seed
+from .base import millions
 from .denoising import DenoisingObjective
 
 PRIOR_STEPS = 25  # Euler steps of the prior's flow; it is a small MLP, so this costs little beside the decoder
@@ -62,6 +63,12 @@ class UnCLIPObjective:
         prior_loss = (outputs["prior"].float() - velocity_target(target, noise)).square().mean()
         return decoder_loss + PRIOR_LOSS_WEIGHT * prior_loss
 
+    def describe_parameters(self, model: nn.Module) -> str:
+        return (
+            f"{self.network_name}: {millions(model.decoder)} parameters, prior {millions(model.prior)}, frozen CLIP "
+            f"{millions(model.clip)}"
+        )
+
     # --- sampling ---
 
     def request(self, model: nn.Module, settings: SampleSettings, count: int):
@@ -73,11 +80,7 @@ class UnCLIPObjective:
     def prompt_embeddings(self, model: nn.Module, settings: SampleSettings) -> torch.Tensor:
         """settings.n CLIP image embeddings (n, d) the prior draws for the settings' prompt (or attrs as a caption)."""
         refuse_negative_prompt(settings.negative_prompt)
-        prompt = settings.prompt
-        if settings.attrs is not None:
-            if prompt is not None:
-                raise UserError("ask with attrs or with prompt, not both", settings=("attrs", "prompt"))
-            prompt = caption_of_request(parse_attribute_request(settings.attrs, self.config.condition.attribute_names))
+        prompt = prompt_of_request(self.config.condition, settings.attrs, settings.prompt)
         device = next(model.parameters()).device
         text = prompt_condition(prompt, 1, self.config.condition.max_tokens, device)
         caption = model.clip.encode_text(text).expand(settings.n, -1)
@@ -109,8 +112,9 @@ def variations(objective, model: nn.Module, images: torch.Tensor, settings: Samp
     """settings.n images (n, 3, H, W) uint8 decoded from the CLIP image embedding of picture k mod N (images (N, 3, H,
     W) uint8): the same embedding, new decoder noise (Ramesh et al. 2022, 3.1, "image variations")."""
     require_unclip(objective)
-    if settings.prompt is not None or settings.attrs is not None or settings.negative_prompt is not None:
-        raise UserError("variations come from a picture: leave out prompt and attrs", settings=("prompt", "attrs"))
+    asked = [name for name in ("prompt", "negative_prompt", "attrs") if getattr(settings, name) is not None]
+    if asked:
+        raise UserError(f"variations come from a picture: leave out {', '.join(asked)}", settings=tuple(asked))
     embeddings = objective.image_embeddings(model, images)
     rows = torch.arange(settings.n) % images.shape[0]
     return objective.generate(model, settings, on_step, condition=image_embedding_condition(embeddings[rows]))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from ..data import open_dataset
+from ..data import open_dataset, parse_data_spec
 from ..errors import UserError
 from ..text.captions import ADJECTIVES, ATTRIBUTE_PHRASES, captions_for_dataset, request_caption
 from .classifier import load_classifier
@@ -51,11 +51,12 @@ def negated_prompt(name: str) -> str:
     return f"{NEUTRAL_PROMPT} {'who is not' if name in ADJECTIVES else 'without'} {phrase}"
 
 
-def balanced_accuracy(predicted: torch.Tensor, present: torch.Tensor) -> float:
-    """(TPR + TNR) / 2: 0.5 for any constant guess however rare the attribute (a class absent here counts as 1)."""
-    rates = [(predicted[present == value] == value).float().mean().item() for value in (True, False)]
-    rates = [rate for rate, value in zip(rates, (True, False)) if (present == value).any()]
-    return sum(rates) / len(rates)
+def balanced_accuracy(predicted: torch.Tensor, present: torch.Tensor) -> float | None:
+    """(TPR + TNR) / 2: 0.5 for any constant guess however rare the attribute; None where the images show only one
+    of the two (no rate to balance)."""
+    if present.all() or not present.any():
+        return None
+    return sum((predicted[present == value] == value).float().mean().item() for value in (True, False)) / 2
 
 
 def zero_shot(judge: ClipJudge, image_embeddings: torch.Tensor, names: list[str], truth: torch.Tensor) -> list[dict]:
@@ -89,7 +90,7 @@ def zero_shot(judge: ClipJudge, image_embeddings: torch.Tensor, names: list[str]
 def clip_eval(
     clip,
     data: str,
-    split: str = "test",
+    split: str | None = None,
     n: int | None = 1000,
     classifier=None,
     device: str = "cpu",
@@ -98,12 +99,16 @@ def clip_eval(
     """{"retrieval": {...}, "zero_shot": [{attribute, present, majority, zero_shot_vs_not, zero_shot_vs_neutral,
     zero_shot_balanced, judge?, judge_balanced?}], ...} on the first n images of data's split (held out: CelebA's
     test split, builtin:N:SEED with another seed; folder captions are the folder's own). Raises UserError for data
-    without captions or attributes."""
+    without captions or attributes, and for n below 2. split None: CelebA's test split, all of other data."""
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 2):
+        raise UserError(f"n must be a whole number of pairs, at least 2, got {n!r}", settings=("n",))
     judge = load_clip_judge(clip, device)
+    if split is None:
+        split = "test" if parse_data_spec(data).kind == "celeba" else "all"
     dataset = open_dataset(data, judge.image_size, split, progress=progress)
     count = len(dataset) if n is None else min(n, len(dataset))
     if count < 2:
-        raise UserError(f"clip-eval needs at least 2 images, {data} ({split}) has {len(dataset)}", settings=("n",))
+        raise UserError(f"clip-eval needs at least 2 images, {data} ({split}) has {len(dataset)}", settings=("data",))
     if dataset.captions is not None:
         rows = [row for row in range(count) if dataset.captions[row]]
         texts = [dataset.captions[row][0] for row in rows]
@@ -151,18 +156,25 @@ def add_judge_accuracy(rows, classifier, data, split, image_rows, truth, names, 
 
 
 def mean_row(rows: list[dict]) -> dict:
-    """The zero-shot rows' means, as one more row named 'mean' (the judge's only where it judged every attribute)."""
+    """The zero-shot rows' means, as one more row: balanced accuracies over the attributes that have one (both
+    values present), the judge's only where it judged every attribute."""
     keys = ["present", "majority", "zero_shot_vs_not", "zero_shot_vs_neutral", "zero_shot_balanced"]
     if all("judge" in row for row in rows):
         keys += ["judge", "judge_balanced"]
-    return {"attribute": f"**mean of {len(rows)}**", **{key: sum(row[key] for row in rows) / len(rows) for key in keys}}
+    means = {}
+    for key in keys:
+        values = [row[key] for row in rows if row.get(key) is not None]
+        means[key] = sum(values) / len(values) if values else None
+    counted = sum(row["zero_shot_balanced"] is not None for row in rows)
+    return {"attribute": f"**mean** ({len(rows)}; balanced: {counted})", **means}
 
 
 def markdown_tables(result: dict) -> str:
     r = result["retrieval"]
     lines = [
-        f"CLIP {result['clip']} on {result['data']} ({result['split']}), {r['pairs']} held-out pairs, "
-        f"{r['distinct_captions']} distinct captions (chance at 1: {100 * r['chance_at_1']:.1f}%)",
+        f"CLIP {result['clip']} on {result['data']} (split {result['split']}), {r['pairs']} image-caption pairs, "
+        f"{r['distinct_captions']} distinct captions (chance at 1: {100 * r['chance_at_1']:.1f}%; a caption whose text "
+        "equals the true one counts as right)",
         "",
         "| direction | R@1 | R@5 | R@10 |",
         "|---|---|---|---|",
@@ -172,8 +184,13 @@ def markdown_tables(result: dict) -> str:
     if result["zero_shot"]:
         lines += [
             "",
-            "| attribute | present | majority | zero-shot (vs not) | zero-shot (vs neutral) | balanced | "
-            "supervised judge | balanced |",
+            "Zero-shot: an attribute is present when the image is nearer its caption ('a photo of a smiling person') "
+            "than the other prompt: its negation ('... who is not smiling'), or the neutral 'a photo of a person' "
+            "(captions only ever word what is present); Male: 'man' against 'woman'. Balanced accuracy is the mean of "
+            "the rates on present and absent faces: 50% for any constant guess.",
+            "",
+            "| attribute | present | majority guess | zero-shot vs negation | zero-shot vs neutral "
+            "| zero-shot vs neutral, balanced | supervised judge | judge, balanced |",
             "|---|---|---|---|---|---|---|---|",
         ]
         rows = result["zero_shot"]

@@ -170,6 +170,7 @@ def faithfulness(
         "per_request": per_request,
         "rows": rows,
         "requests": [ask.get("prompt") or request_label(wanted) for wanted, ask in zip(wanted_list, asks)],
+        "clip": str(judge.path) if judge is not None else None,
         "classifier_accuracy": {name: classifier.accuracy.get(name) for name in classifier.attribute_names},
         "pictures": pictures,
     }

@@ -77,20 +77,27 @@ def request_condition(
         vector = attribute_vector(parse_attribute_request(attrs, config.attribute_names), config.attribute_names)
         null = torch.zeros(count, dtype=torch.bool, device=device)
         return Condition(null, attributes=vector.to(device).expand(count, -1).clone()), None
-    if attrs is not None:
-        if prompt is not None:
-            raise UserError("ask with attrs or with prompt, not both", settings=("attrs", "prompt"))
-        if not config.attribute_names:
-            raise UserError(
-                "this run was trained on its data's own captions, not on attributes: ask with prompt",
-                settings=("attrs", "prompt"),
-            )
-        prompt = caption_of_request(parse_attribute_request(attrs, config.attribute_names))
+    prompt = prompt_of_request(config, attrs, prompt)
     condition = prompt_condition(prompt, count, config.max_tokens, device)
     baseline = (
         prompt_condition(negative_prompt, count, config.max_tokens, device) if negative_prompt is not None else None
     )
     return condition, baseline
+
+
+def prompt_of_request(config: ConditionConfig, attrs, prompt: str | None) -> str:
+    """What a run trained on captions (text, unCLIP) is asked: the prompt, or attrs worded as the caption that names
+    them. UserError for both, or for attrs to a run trained on a folder's own captions (it knows no attributes)."""
+    if attrs is None:
+        return prompt
+    if prompt is not None:
+        raise UserError("ask with attrs or with prompt, not both", settings=("attrs", "prompt"))
+    if not config.attribute_names:
+        raise UserError(
+            "this run was trained on its data's own captions, not on attributes: ask with prompt",
+            settings=("attrs", "prompt"),
+        )
+    return caption_of_request(parse_attribute_request(attrs, config.attribute_names))
 
 
 def refuse_negative_prompt(negative_prompt: str | None) -> None:

@@ -136,6 +136,9 @@ class SampleSettings:
             f"guidance must be a finite number, got {self.guidance}",
             "guidance",
         )
+        for name in ("prompt", "negative_prompt"):
+            value = getattr(self, name)
+            check(value is None or isinstance(value, str), f"{name} must be text, got {value!r}", name)
         check(
             self.negative_prompt is None or self.prompt is not None,
             "negative_prompt needs a prompt",

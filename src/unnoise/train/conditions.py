@@ -131,13 +131,15 @@ def folder_caption_conditions(
     uncaptioned = torch.tensor([not own for own in dataset.captions], dtype=torch.bool)
     if uncaptioned.all():
         raise UserError(
-            f"condition.kind text needs captions, and no image of {dataset.source} has one: add a metadata.jsonl "
+            f"condition.kind {condition.kind} needs captions, and no image of {dataset.source} has one: add a "
+            "metadata.jsonl "
             'beside the images, one line per image like {"file_name": "a.jpg", "text": "a caption"}, or a file '
             "a.txt beside each a.jpg holding its caption",
             settings=("condition.kind",),
         )
     if uncaptioned.any():
-        log.warning(f"{int(uncaptioned.sum())} of {len(dataset)} images have no caption; they train unconditioned")
+        fate = "sit out of the loss" if config.model.family == "clip" else "train unconditioned"
+        log.warning(f"{int(uncaptioned.sum())} of {len(dataset)} images have no caption; they {fate}")
     from ..text import given_caption_table, load_text_encoder  # the text extra, only for text runs
 
     per_image = min(condition.captions_per_image, max(len(own) for own in dataset.captions))

@@ -127,7 +127,8 @@ def require_images(run: Run) -> None:
         raise UserError(
             f"{run.path.name} is a {run.objective.network_name} run: it draws no images, so the page has nothing to "
             "show; evaluate it with clip-eval, or serve an unCLIP run trained on it (condition.kind clip, "
-            "condition.clip_run)"
+            "condition.clip_run)",
+            settings=("condition.kind", "condition.clip_run"),
         )
 
 
