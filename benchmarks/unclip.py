@@ -11,7 +11,8 @@ another (never two at once), each through the CLI as a user runs it, each skippe
 3. the two decoders with the preset's recipe and steps: `--condition text` (MiniLM tokens, Imagen-style) and
    `--condition clip --clip-run` the better CLIP (its prior trains in the same steps);
 4. `unnoise eval --faithfulness` of both at each guidance scale: requested attributes as asked (the judge), FID and
-   KID of those images against REF, and the CLIP score of each image for its request's caption under the same CLIP.
+   KID of those images against REF, and the CLIP score of each image for its request's caption under the same CLIP
+   (unCLIP's prior unguided); then unCLIP with its prior guided at 2 and 4, decoder guidance 1 and 3.
 Prints the tables and writes OUT_DIR/unclip.json.
 """
 
@@ -25,6 +26,8 @@ import time
 from pathlib import Path
 
 from unnoise.metrics.clip_eval import mean_row
+
+PRIOR_GUIDANCES = ("2", "4")  # the prior's guidance scales measured beside the unguided prior
 
 
 def run(command: list[str], log: Path) -> float:
@@ -82,25 +85,32 @@ def main() -> None:
 
     decoders = {"text": ["--condition", "text"], "unclip": ["--condition", "clip", "--clip-run", str(clip)]}
     results = {}
+
+    def faithfulness(name: str, label: str, scales: str, *flags: str) -> None:
+        measured = out / name / label / "faithfulness.json"
+        if not measured.exists():
+            seconds[f"{name}_{label}"] = run(
+                [*unnoise, "eval", str(out / name), "--faithfulness", "--classifier", str(judge), "--ref",
+                 arguments.ref, "--clip", str(clip), "--guidance-scales", scales, "--per-request",
+                 str(arguments.per_request), "--steps", "20", "--quiet", "--out", str(out / name / label), *flags],
+                log)  # fmt: skip
+        results[f"{name} {label}"] = json.loads(measured.read_text())
+
     for name, flags in decoders.items():
         folder = out / name
         if not (folder / "model.safetensors").exists():
             seconds[name] = run(
                 [*unnoise, "train", "--preset", arguments.preset, "--data", arguments.train, "--out", str(folder),
                  "--quiet", *flags], log)  # fmt: skip
-        measured = folder / "faithfulness" / "faithfulness.json"
-        if not measured.exists():
-            seconds[f"{name}_eval"] = run(
-                [*unnoise, "eval", str(folder), "--faithfulness", "--classifier", str(judge), "--ref", arguments.ref,
-                 "--clip", str(clip), "--guidance-scales", arguments.scales, "--per-request",
-                 str(arguments.per_request), "--steps", "20", "--quiet", "--out", str(folder / "faithfulness")],
-                log)  # fmt: skip
-        results[name] = json.loads(measured.read_text())
+        # unCLIP's prior unguided, as the table was first measured; its guidance comes next
+        faithfulness(name, "faithfulness", arguments.scales, *(["--prior-guidance", "1"] if name == "unclip" else []))
+    for prior_guidance in PRIOR_GUIDANCES:
+        faithfulness("unclip", f"faithfulness_prior{prior_guidance}", "1,3", "--prior-guidance", prior_guidance)
 
     print(f"\nCLIP text towers (clip-eval on {arguments.held_out} test split); decoders use {best}\n")
     print(
         "| text tower | image->text R@1 | R@5 | R@10 | text->image R@1 | R@5 | R@10 | zero-shot balanced accuracy "
-        "(mean of 40) | supervised judge, balanced |"
+        "(mean over the attributes shown both ways) | supervised judge, balanced |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
     for name, result in evaluations.items():
@@ -110,13 +120,14 @@ def main() -> None:
         cells += [f"{100 * mean['zero_shot_balanced']:.1f}%", f"{100 * mean['judge_balanced']:.1f}%"]
         print(f"| {name} | " + " | ".join(cells) + " |")
     print(f"\nDirect text conditioning against unCLIP, preset {arguments.preset}, FID against {arguments.ref}\n")
-    print("| decoder | guidance | attributes as asked | CLIP score | FID | KID x1000 | n |")
-    print("|---|---|---|---|---|---|---|")
+    print("| decoder | prior guidance | guidance | attributes as asked | CLIP score | FID | KID x1000 | n |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, result in results.items():
+        prior = ("1" if name == "unclip faithfulness" else name.rsplit("prior", 1)[-1]) if "unclip" in name else "-"
         for row in result["rows"]:
             print(
-                f"| {name} | {row['guidance']:g} | {100 * row['accuracy']:.1f}% | {row['clip_score']:.1f} | "
-                f"{row['fid']:.1f} | {1000 * row['kid']:.2f} | {row['n']} |"
+                f"| {name.split()[0]} | {prior} | {row['guidance']:g} | {100 * row['accuracy']:.1f}% | "
+                f"{row['clip_score']:.1f} | {row['fid']:.1f} | {1000 * row['kid']:.2f} | {row['n']} |"
             )
     summary = {"clips": evaluations, "best_clip": best, "decoders": results, "seconds": seconds}
     (out / "unclip.json").write_text(json.dumps(summary, indent=2) + "\n")

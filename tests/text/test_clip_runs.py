@@ -129,6 +129,14 @@ def test_prompts_pictures_and_walks_mean_what_they_say(unclip_run, clip_run):
         drawn = judge.embed_images(unclip_run.sample(16, prompt=prompt, seed=0, guidance=3))
         closeness = (drawn @ texts.T).mean(0)
         assert closeness[index] > closeness[1 - index]
+    # The prior's guidance is a setting of its own: it changes what a prompt draws, and nothing else takes it.
+    guided = unclip_run.sample(4, prompt=prompt, seed=0, prior_guidance=4)
+    assert not torch.equal(guided, unclip_run.sample(4, prompt=prompt, seed=0, prior_guidance=1))
+    assert torch.equal(
+        unclip_run.sample(4, prompt=prompt, seed=0), unclip_run.sample(4, prompt=prompt, seed=0, prior_guidance=2)
+    )
+    with pytest.raises(UserError, match="give a prompt too"):
+        unclip_run.sample(2, prior_guidance=2)
     # The editing tools take prompts too: at strength 1 image-to-image is plain sampling with the same seed.
     prompt = prompts[0]
     edited = unclip_run.edit(held_out[:1], 1.0, prompt=prompt, n=2, seed=3)
@@ -166,6 +174,8 @@ def test_unclip_refuses_what_it_cannot_use(tiny, unclip_run, clip_run, tmp_path,
         unnoise.train(unclip_config(tiny, diffusion.path), out=tmp_path / "wrong", progress=False)
     with pytest.raises(UserError, match="unCLIP run"):
         diffusion.variations(torch.zeros(1, 3, 16, 16, dtype=torch.uint8))
+    with pytest.raises(UserError, match="prior_guidance guides the prior of an unCLIP run"):
+        diffusion.sample(2, prior_guidance=2)
     with pytest.raises(UserError, match="negative_prompt"):
         unclip_run.sample(2, prompt="a smiling person", negative_prompt="a bald man")
     picture = tmp_path / "face.png"

@@ -19,6 +19,7 @@ from ..diffusion.losses import LOSS_NAMES, WEIGHTINGS
 from ..diffusion.parameterization import PREDICTIONS
 from ..diffusion.samplers import SAMPLERS, VARIANCES
 from ..diffusion.schedules import SCHEDULE_NAMES
+from ..families.unclip import PRIOR_GUIDANCE
 from ..models import ARCHITECTURES, FAMILIES
 from ..sampling.settings import SampleSettings
 
@@ -48,6 +49,16 @@ SETTING_VALUES = {
     "condition.kind": CONDITION_KINDS,
     "model.family": FAMILIES,
     "model.architecture": ARCHITECTURES,
+}
+
+
+# What a setting does, for --help, where its name alone does not say.
+SETTING_HELP = {
+    "condition.clip_run": "with --condition clip (unCLIP): the CLIP run folder (train-clip) whose space it uses",
+    "model.clip_dim": "CLIP: the joint space's dimension",
+    "model.clip_text_layers": "CLIP: 0 = an MLP on the text encoder's pooled vector, N = N trained transformer layers",
+    "model.prior_width": "unCLIP: the prior MLP's width",
+    "model.prior_blocks": "unCLIP: the prior MLP's residual blocks",
 }
 
 
@@ -103,6 +114,8 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
             if setting in SETTING_VALUES:
                 shown = default or "the objective's"
                 options["help"] = "one of " + ", ".join(SETTING_VALUES[setting]) + f" (default {shown})"
+            elif setting in SETTING_HELP:
+                options["help"] = f"{SETTING_HELP[setting]} (default {default!r})"
             group.add_argument(flag_of(setting), **options)
 
 
@@ -156,6 +169,17 @@ def add_sample_flags(
             help=f"classifier-free guidance scale w: 1 = conditional model alone, larger = more faithful "
             f"(default {DEFAULT_GUIDANCE})",
         )
+    if requests:
+        add_prior_guidance_flag(parser)
+
+
+def add_prior_guidance_flag(parser) -> None:
+    parser.add_argument(
+        "--prior-guidance",
+        type=float,
+        default=None,
+        help=f"unCLIP runs: the guidance scale of the prior, prompt -> image embedding (default {PRIOR_GUIDANCE:g})",
+    )
 
 
 def sample_fields(arguments: argparse.Namespace) -> dict[str, Any]:

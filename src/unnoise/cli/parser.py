@@ -9,7 +9,7 @@ from ..config import PRESETS
 from ..diffusion.inpainting import DEFAULT_JUMP_LENGTH, DEFAULT_RESAMPLE
 from ..errors import UserError
 from ..metrics.faithfulness import DEFAULT_SCALES
-from .flags import add_config_flags, add_sample_flags, float_tuple, int_tuple
+from .flags import add_config_flags, add_prior_guidance_flag, add_sample_flags, float_tuple, int_tuple
 
 
 class Parser(argparse.ArgumentParser):
@@ -127,6 +127,7 @@ def add_evaluation_parsers(commands) -> None:
         help="an attribute request like Smiling,-Male (repeat it; default: a fixed set)",
     )
     faithful.add_argument("--per-request", type=int, default=16, help="images per request and scale (default 16)")
+    add_prior_guidance_flag(faithful)
     faithful.add_argument(
         "--clip", type=Path, help="a CLIP run folder (train-clip): adds each scale's CLIP score of images and prompts"
     )

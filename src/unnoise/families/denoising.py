@@ -102,6 +102,11 @@ class DenoisingObjective(Objective):
     def request(self, model: nn.Module, settings: SampleSettings, count: int):
         """(condition, baseline) for `count` images of the resolved settings' request (sampling.requests): None, None
         when nothing is asked."""
+        if settings.prior_guidance is not None:
+            raise UserError(
+                "prior_guidance guides the prior of an unCLIP run (condition.kind clip); this run has none",
+                settings=("prior_guidance", "condition.kind"),
+            )
         return request_condition(
             self.config.condition,
             count,

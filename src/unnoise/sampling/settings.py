@@ -47,7 +47,7 @@ def as_python_number(value: Any) -> Any:
     return value
 
 
-NUMBER_FIELDS = ("n", "seed", "batch_size", "steps", "rho", "eta", "guidance")
+NUMBER_FIELDS = ("n", "seed", "batch_size", "steps", "rho", "eta", "guidance", "prior_guidance")
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,8 @@ class SampleSettings:
     (None: the run's default for the sampler). rho: karras spacing's exponent (default 7). eta: ddim's noise in
     [0, 1] (0 deterministic, 1 is ddpm). variance: ddpm's step variance, beta_tilde | beta. attrs / prompt /
     negative_prompt: what a conditional run is asked for (an empty prompt asks for the empty caption); guidance:
-    the classifier-free guidance scale w (1: the conditional model alone).
+    the classifier-free guidance scale w (1: the conditional model alone). prior_guidance: unCLIP runs only, the
+    guidance scale of the prior that turns a prompt into a CLIP image embedding (None: the run's default).
     """
 
     n: int = 16
@@ -79,6 +80,7 @@ class SampleSettings:
     prompt: str | None = None
     negative_prompt: str | None = None
     guidance: float = DEFAULT_GUIDANCE
+    prior_guidance: float | None = None
 
     def __post_init__(self) -> None:
         for name in NUMBER_FIELDS:  # np.int64(3) is the seed 3, np.float32(0.5) the eta 0.5
@@ -136,6 +138,11 @@ class SampleSettings:
             f"guidance must be a finite number, got {self.guidance}",
             "guidance",
         )
+        check(
+            self.prior_guidance is None or is_number(self.prior_guidance),
+            f"prior_guidance must be a finite number, got {self.prior_guidance}",
+            "prior_guidance",
+        )
         for name in ("prompt", "negative_prompt"):
             value = getattr(self, name)
             check(value is None or isinstance(value, str), f"{name} must be text, got {value!r}", name)
@@ -177,4 +184,5 @@ class SampleSettings:
     def sampling_options_given(self) -> list[str]:
         """The diffusion-only settings given a value: what a one-pass model (VAE, GAN) cannot use."""
         names = ("sampler", "steps", "spacing", "rho", "eta", "variance", "attrs", "prompt", "negative_prompt")
+        names += ("prior_guidance",)
         return [name for name in names if getattr(self, name) is not None]
