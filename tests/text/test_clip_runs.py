@@ -100,6 +100,11 @@ def prior_loss(run, dataset, draws_seed=0):
 def test_unclip_trains_its_prior_and_decoder_together(unclip_run, clip_run):
     losses = logged_losses(unclip_run)
     assert losses[-1] < 0.6 * losses[0]
+    # The JSON log shows the two parts apart; each falls, and they add up to the logged loss.
+    rows = [json.loads(line) for line in (unclip_run.path / "log.jsonl").read_text().splitlines()]
+    assert rows[-1]["prior_loss"] < 0.7 * rows[0]["prior_loss"]
+    assert rows[-1]["decoder_loss"] < 0.7 * rows[0]["decoder_loss"]
+    assert all(row["decoder_loss"] + row["prior_loss"] == pytest.approx(row["loss"], abs=1e-4) for row in rows)
     dataset = open_dataset("builtin:1024", 16, progress=False)
     untrained = unnoise.load_run(unclip_run.path, device="cpu")
     torch.manual_seed(0)

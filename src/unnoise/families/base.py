@@ -36,6 +36,7 @@ class Objective:
     def __init__(self, config) -> None:
         self.config = config
         self.image_shape = (3, config.data.image_size, config.data.image_size)
+        self.parts: dict[str, tuple[torch.Tensor, int]] = {}  # parts of the loss since the last log row (tally)
 
     # --- training ---
 
@@ -48,6 +49,18 @@ class Objective:
     ) -> torch.Tensor:
         """The mean loss of a micro-batch x0 (B, C, H, W) in [-1, 1] with its slice of the draws."""
         raise NotImplementedError
+
+    def tally(self, name: str, value: torch.Tensor) -> None:
+        """Add a part of the loss to what the next log row shows as `name` (its mean since the previous row)."""
+        total, count = self.parts.get(name, (0.0, 0))
+        self.parts[name] = (total + value.detach().float(), count + 1)
+
+    def logged_parts(self) -> dict[str, float]:
+        """The means of the tallied parts since the last call (this process's), then a fresh tally; {} for an
+        objective whose loss has no parts."""
+        parts = {name: round((total / count).item(), 6) for name, (total, count) in self.parts.items()}
+        self.parts = {}
+        return parts
 
     def train_step(self, trainer) -> torch.Tensor:
         """One optimizer step on the loss over the accumulation steps; returns the step's loss (a device scalar).

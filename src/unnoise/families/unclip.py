@@ -63,6 +63,8 @@ class UnCLIPObjective:
 
         decoder_loss = super().loss(decoder, x0, draws, condition)
         prior_loss = (outputs["prior"].float() - velocity_target(target, noise)).square().mean()
+        self.tally("decoder_loss", decoder_loss)  # the log shows both: the sum alone would hide a prior that stalls
+        self.tally("prior_loss", prior_loss)
         return decoder_loss + PRIOR_LOSS_WEIGHT * prior_loss
 
     def describe_parameters(self, model: nn.Module) -> str:

@@ -127,7 +127,8 @@ class LogHook(Hook):
         csv_row = io.StringIO()
         csv.writer(csv_row).writerow([row[column] for column in LOG_COLUMNS])
         append_text(self.path, csv_row.getvalue())  # WriteError (one line, exit 2) when the disk is full
-        append_text(self.json_path, json.dumps(row) + "\n")
+        # The loss's parts (unCLIP: decoder_loss, prior_loss) go to the JSON log, whose rows may differ in keys.
+        append_text(self.json_path, json.dumps({**row, **trainer.objective.logged_parts()}) + "\n")
         self.interval_start, self.interval_first_step = now, trainer.step
 
 
