@@ -64,6 +64,10 @@ RECIPES = {
         "flow matching, L1, learning rate 2e-3 (the preset's 1e-3 doubled)",
         {"diffusion.objective": "flow", "diffusion.loss": "l1", "train.lr": 2e-3},
     ),
+    "flow-l1-lr4e-3": (
+        "flow matching, L1, learning rate 4e-3 (the preset's 1e-3 times four)",
+        {"diffusion.objective": "flow", "diffusion.loss": "l1", "train.lr": 4e-3},
+    ),
     "flow-l1-patch2-wide": (
         "flow matching, L1, on 2x2 patches (the U-Net at 16x16) twice as wide: about the same cost per image",
         {"diffusion.objective": "flow", "diffusion.loss": "l1", "model.patch_size": 2, "model.base_channels": 64},
