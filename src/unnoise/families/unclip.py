@@ -114,10 +114,13 @@ def require_unclip(objective) -> None:
     """UserError unless the objective is an unCLIP run's (its CLIP turns pictures into decoder conditions)."""
     if not isinstance(objective, UnCLIPObjective):
         config = objective.config
-        told = f", conditioned on {config.condition.kind}" if config.condition.kind != "none" else ""
+        if config.model.family == "clip":
+            this = "a CLIP run (train-clip), which draws no images: train an unCLIP run on it"
+        else:
+            told = f", conditioned on {config.condition.kind}" if config.condition.kind != "none" else ""
+            this = f"a {config.model.family} run{told}"
         raise UserError(
-            "variations and embedding walks need an unCLIP run (trained with condition.kind clip); this one is a "
-            f"{config.model.family} run{told}",
+            f"variations and embedding walks need an unCLIP run (trained with condition.kind clip); this one is {this}",
             settings=("condition.kind",),
         )
 

@@ -105,8 +105,8 @@ def faithfulness(
     run = run if isinstance(run, Run) else load_run(run, device)
     if run.config.condition.kind == "none":
         raise UserError(
-            f"{run.path} was trained without a condition (condition.kind attributes or text): nothing to be "
-            "faithful to",
+            f"{run.path} was trained without a condition (condition.kind attributes, text or clip): "
+            "nothing to be faithful to",
             settings=("condition.kind",),
         )
     settings = settings or SampleSettings()
@@ -166,6 +166,7 @@ def faithfulness(
     return {
         "run": str(run.path),
         "sampler": settings.solver_name,
+        "prior_guidance": settings.prior_guidance,  # unCLIP runs: None is the run's default
         "steps": run.objective.solver_steps(settings),
         "per_request": per_request,
         "rows": rows,
@@ -186,6 +187,8 @@ def markdown_table(result: dict) -> str:
         + "images | seconds |"
     )
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
+    if result.get("prior_guidance") is not None:
+        lines.insert(0, f"unCLIP prior guidance {result['prior_guidance']:g}\n")
     for row in result["rows"]:
         fid = f"{row['fid']:.2f} | " if has_fid else ""
         fid += f"{row['clip_score']:.1f} | " if has_clip else ""
