@@ -82,7 +82,11 @@ def train(
     run_dir.mkdir(parents=True, exist_ok=True)
     distributed, device = init_distributed(config.train.device)
     dataset = open_dataset(
-        config.data.source, config.data.image_size, config.data.split, progress=progress and distributed.is_main
+        config.data.source,
+        config.data.image_size,
+        config.data.split,
+        progress=progress and distributed.is_main,
+        captions=config.condition.kind in ("text", "clip"),
     )
     hooks: list = [CheckpointHook()]  # on every rank: its saves include a collective finiteness check
     if distributed.is_main:

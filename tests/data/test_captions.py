@@ -161,7 +161,7 @@ def test_open_dataset_attaches_a_folders_captions_fresh_at_every_open_and_captio
     write_metadata(root / "metadata.jsonl", [{"file_name": "a.png", "text": "an orange square"}])
     (root / "sub" / "c.txt").write_text("c's caption")
     (root / "notes.txt").write_text("not a caption: no notes.png")
-    dataset = open_dataset(f"folder:{root}", 8, progress=False)
+    dataset = open_dataset(f"folder:{root}", 8, progress=False, captions=True)
     assert dataset.names == ["a.png", "b.png", "sub/c.png"]
     assert dataset.captions == [["an orange square"], [], ["c's caption"]]
     assert warnings_of(caplog) == [
@@ -171,10 +171,13 @@ def test_open_dataset_attaches_a_folders_captions_fresh_at_every_open_and_captio
     (root / "b.txt").write_text("added later")
     decoded = len(count_decodes)
     assert decoded == 3
-    assert open_dataset(f"folder:{root}", 8, progress=False).captions == [
+    assert open_dataset(f"folder:{root}", 8, progress=False, captions=True).captions == [
         ["an orange square"],
         ["added later"],
         ["c's caption"],
     ]
     assert len(count_decodes) == decoded  # the images came from the cache; the captions did not
-    assert open_dataset("builtin:4", 8, progress=False).captions is None  # their captions come from attributes
+    assert open_dataset("builtin:4", 8, progress=False, captions=True).captions is None  # theirs: from attributes
+    # Runs and tools that read no captions never read the files: a broken one cannot stop them.
+    (root / "metadata.jsonl").write_text("not json\n")
+    assert open_dataset(f"folder:{root}", 8, progress=False).captions is None

@@ -16,14 +16,20 @@ __all__ = ["ImageDataset", "open_dataset", "parse_data_spec", "DataSpec", "SPLIT
 
 
 def open_dataset(
-    spec: str, image_size: int, split: str = "train", cache_dir: str | Path | None = None, progress: bool = True
+    spec: str,
+    image_size: int,
+    split: str = "train",
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+    captions: bool = False,
 ) -> ImageDataset:
     """Open 'builtin[:N[:SEED]]', 'celeba:PATH', 'folder:PATH' or a bare PATH at image_size x image_size.
 
     split is train, valid, test or all; only CelebA with its partition file has valid and test.
     The preprocessed images are cached (see cache.py), so only the first open decodes files, and are memory-mapped
-    from the cache file, so the processes of one machine share one copy of them. A folder's captions (captions.py)
-    are read afresh at every open, never cached.
+    from the cache file, so the processes of one machine share one copy of them. With captions=True (the runs and
+    tools that read captions) a folder's captions (captions.py) are read afresh, never cached; otherwise they are
+    not read at all, so a broken caption file never stops an unconditional run.
     """
     if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
         raise UserError(f"image size must be a positive whole number of pixels, got {image_size!r}")
@@ -48,7 +54,7 @@ def open_dataset(
         fields = path_fields(data, list_image_files(data.path), "center_square", "all")
         build = partial(folder_plan, data.path, image_size, data.source)
     dataset = load_or_build(label, {**fields, "image_size": image_size}, build, cache_dir, progress)
-    if data.kind == "folder":
+    if captions and data.kind == "folder":
         dataset.captions = read_captions(data.path, dataset.names)
     return dataset
 

@@ -105,7 +105,7 @@ def clip_eval(
     judge = load_clip_judge(clip, device)
     if split is None:
         split = "test" if parse_data_spec(data).kind == "celeba" else "all"
-    dataset = open_dataset(data, judge.image_size, split, progress=progress)
+    dataset = open_dataset(data, judge.image_size, split, progress=progress, captions=True)
     count = len(dataset) if n is None else min(n, len(dataset))
     if count < 2:
         raise UserError(f"clip-eval needs at least 2 images, {data} ({split}) has {len(dataset)}", settings=("data",))
