@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from .config import RunConfig, validate
+from .config import CAPTIONED_KINDS, RunConfig, validate
 from .data import open_dataset
 from .errors import UserError
 from .families import objective_for
@@ -37,9 +37,7 @@ def check_resumable(saved: RunConfig, requested: RunConfig) -> None:
     changed = sorted(
         key
         for key in saved_flat
-        if saved_flat[key] != requested_flat.get(key)
-        and key not in RESUMABLE | {"preset", "condition.attribute_names"}
-        and not key.startswith("condition.clip_network")
+        if saved_flat[key] != requested_flat.get(key) and key not in RESUMABLE | {"preset", "condition.attribute_names"}
     )
     if changed:
         raise UserError(
@@ -86,7 +84,7 @@ def train(
         config.data.image_size,
         config.data.split,
         progress=progress and distributed.is_main,
-        captions=config.condition.kind in ("text", "clip"),
+        captions=config.condition.kind in CAPTIONED_KINDS,
     )
     hooks: list = [CheckpointHook()]  # on every rank: its saves include a collective finiteness check
     if distributed.is_main:

@@ -121,6 +121,8 @@ class TrainConfig:
 
 
 CONDITION_KINDS = ("none", "attributes", "text", "clip")
+# The kinds that learn from captions (and are asked in prompts): text, and clip (unCLIP's prior learns from them).
+CAPTIONED_KINDS = ("text", "clip")
 OBJECTIVES = ("ddpm", "edm", "flow")
 TIME_SAMPLINGS = ("uniform", "logit_normal")
 

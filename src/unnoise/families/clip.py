@@ -7,12 +7,31 @@ condition.kind text; it draws no images. Rows whose caption is null (images with
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from ..data.transforms import to_model_range
 from ..errors import UserError
+from ..models.clip import CLIP
 from ..sampling.settings import SampleSettings
 from .base import Objective
 from .losses import symmetric_info_nce
+
+PICTURE_BATCH = 256
+
+
+@torch.no_grad()
+def embed_pictures(clip: CLIP, images: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 pictures (N, 3, H, W) -> unit CLIP image embeddings (N, d) on the CPU, in batches on the CLIP's device,
+    resized (antialiased) to the CLIP's image size `size` where they differ, as it was trained."""
+    device = next(clip.parameters()).device
+    rows = []
+    for start in range(0, images.shape[0], PICTURE_BATCH):
+        batch = to_model_range(images[start : start + PICTURE_BATCH].to(device))
+        if batch.shape[-2:] != (size, size):
+            batch = F.interpolate(batch, size=(size, size), mode="bilinear", antialias=True)
+        rows.append(clip.encode_image(batch).float().cpu())
+    return torch.cat(rows) if rows else torch.zeros(0, clip.embedding_dim)
 
 
 class CLIPObjective(Objective):
@@ -21,11 +40,8 @@ class CLIPObjective(Objective):
 
     def loss(self, network: nn.Module, x0: torch.Tensor, draws: dict[str, torch.Tensor], condition) -> torch.Tensor:
         """The symmetric InfoNCE of the micro-batch's captioned pairs (0 when fewer than two have a caption)."""
-        image, text, scale = network(x0, condition)
-        keep = ~condition.null
-        if int(keep.sum()) < 2:  # nothing to tell apart; a zero that still touches every weight (DDP wants that)
-            return (image.sum() + text.sum()) * 0.0 * scale
-        return symmetric_info_nce(image[keep], text[keep], scale)
+        image, text, scale = network(x0, condition)  # every row through the towers: DDP wants every weight used
+        return symmetric_info_nce(image, text, scale, keep=~condition.null)
 
     def generate(self, model: nn.Module, settings: SampleSettings, on_step=None, condition=None) -> torch.Tensor:
         raise UserError(

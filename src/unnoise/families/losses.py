@@ -43,9 +43,23 @@ def hinge_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
     return -fake_scores.float().mean()
 
 
-def symmetric_info_nce(image: torch.Tensor, text: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
+MASKED_LOGIT = -1e4  # far below any s cos (|s| <= 100): its exp is 0 in float32
+
+
+def symmetric_info_nce(
+    image: torch.Tensor, text: torch.Tensor, logit_scale: torch.Tensor, keep: torch.Tensor | None = None
+) -> torch.Tensor:
     """(CE(s I T^T, diag) + CE(s T I^T, diag)) / 2 over a batch of pairs (B, d) x (B, d), unit rows, s = 1 / tau:
-    each image told its own caption among the batch's, and each caption its image  (Radford et al. 2021, Fig. 3)."""
+    each image told its own caption among the batch's, and each caption its image  (Radford et al. 2021, Fig. 3).
+
+    keep (B,) bool: only those pairs count, as if the others were not in the batch (0 when fewer than two are kept).
+    They leave the softmax by a masked logit and the mean by a zero weight, so no count ever waits for the device.
+    """
     logits = logit_scale * image.float() @ text.float().T  # (B, B): row i, column j = image i against caption j
     labels = torch.arange(image.shape[0], device=image.device)
-    return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+    if keep is None:
+        return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+    logits = logits.masked_fill(~(keep[:, None] & keep[None, :]), MASKED_LOGIT)
+    rows = F.cross_entropy(logits, labels, reduction="none") + F.cross_entropy(logits.T, labels, reduction="none")
+    weights = keep.float()
+    return (rows * weights).sum() / (2 * weights.sum().clamp(min=1))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..data.transforms import to_model_range
 from ..diffusion.denoiser import TIME_SCALE, FlowDenoiser
 from ..diffusion.flow import flow_interpolate, uniform_time_grid, velocity_target
 from ..diffusion.guidance import GuidedNetwork
@@ -26,6 +25,7 @@ from ..sampling.requests import prompt_condition, prompt_of_request, refuse_nega
 from ..sampling.settings import SampleSettings
 from ..seeds import derived_seed
 from .base import millions
+from .clip import embed_pictures
 from .denoising import DenoisingObjective
 
 PRIOR_STEPS = 25  # Euler steps of the prior's flow; it is a small MLP, so this costs little beside the decoder
@@ -103,11 +103,7 @@ class UnCLIPObjective:
     def image_embeddings(self, model: nn.Module, images: torch.Tensor) -> torch.Tensor:
         """Unit CLIP image embeddings (B, d) of uint8 images (B, 3, H, W), at the CLIP's own image size."""
         size = int(self.config.condition.clip_network["image_size"])
-        images = to_model_range(images.to(next(model.parameters()).device))
-        if images.shape[-1] != size:
-            images = nn.functional.interpolate(images, size=(size, size), mode="bilinear", antialias=True)
-        with torch.no_grad():
-            return model.clip.encode_image(images)
+        return embed_pictures(model.clip, images, size).to(next(model.parameters()).device)
 
 
 def require_unclip(objective) -> None:

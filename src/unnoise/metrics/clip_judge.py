@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
-from ..data.transforms import to_model_range
 from ..errors import UserError
+from ..families.clip import embed_pictures
 from ..models.clip import CLIP
 from ..models.conditioning import Condition
 from ..runs import Run, load_run
@@ -46,13 +45,7 @@ class ClipJudge:
         """uint8 images (N, 3, H, W) of any square size -> unit embeddings (N, d) on the CPU."""
         if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
             raise UserError(f"CLIP judges uint8 images (N, 3, H, W), got {tuple(images.shape)} {images.dtype}")
-        rows = []
-        for start in range(0, len(images), BATCH):
-            batch = to_model_range(images[start : start + BATCH].to(self.device))
-            if batch.shape[-1] != self.image_size:
-                batch = F.interpolate(batch, size=(self.image_size,) * 2, mode="bilinear", antialias=True)
-            rows.append(self.model.encode_image(batch).float().cpu())
-        return torch.cat(rows) if rows else torch.zeros(0, self.model.embedding_dim)
+        return embed_pictures(self.model, images, self.image_size)
 
     @torch.no_grad()
     def embed_texts(self, texts: list[str]) -> torch.Tensor:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from ..config import CAPTIONED_KINDS
 from ..errors import UserError
 from ..runs import Run, load_run
 from ..sampling.requests import caption_of_request, parse_attribute_request, split_request
@@ -54,13 +55,12 @@ DEFAULT_REQUESTS = (
     "Dark_Skin,Red_Hair,Eyeglasses",
 )
 DEFAULT_SCALES = (0.0, 1.0, 2.0, 3.0, 5.0)
-PROMPTED_KINDS = ("text", "clip")  # runs asked with the caption of a request (unCLIP: through its prior)
 
 
 def usable_requests(run: Run, classifier: AttributeClassifier, requests=None) -> list[dict[str, bool]]:
     """The requests, parsed, that the run can be asked and the classifier can judge (given ones must all be)."""
     known = tuple(name for name in run.config.condition.attribute_names if name in classifier.attribute_names)
-    text = run.config.condition.kind in PROMPTED_KINDS
+    text = run.config.condition.kind in CAPTIONED_KINDS
     if requests is not None:
         return [
             parse_attribute_request(request, known) for request in requests
@@ -127,7 +127,7 @@ def faithfulness(
     reference = as_reference(reference) if reference is not None else None
     judge = load_clip_judge(clip, model_device) if clip is not None else None
     wanted_list = usable_requests(run, classifier, requests)
-    text = run.config.condition.kind in PROMPTED_KINDS
+    text = run.config.condition.kind in CAPTIONED_KINDS
     asks = [{"prompt": caption_of_request(wanted)} if text else {"attrs": wanted} for wanted in wanted_list]
     rows, pictures = [], {}
     for scale in scales:

@@ -9,34 +9,16 @@ from the step's generator, so unCLIP runs resume and split across processes exac
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from ..config import RunConfig
 from ..data import ImageDataset
-from ..data.transforms import to_model_range
+from ..families.clip import embed_pictures
 from ..models.clip import CLIP
 from ..models.conditioning import Condition
 from ..models.unclip import image_embedding_condition
 from .conditions import TrainingConditions
 
 BATCH = 256
-
-
-@torch.no_grad()
-def embed_images(clip: CLIP, images: torch.Tensor, clip_size: int, device: torch.device) -> torch.Tensor:
-    """uint8 images (N, 3, H, W) -> unit CLIP image embeddings (N, d) on the CPU, resized to the CLIP's image size."""
-    rows = []
-    for start in range(0, images.shape[0], BATCH):
-        batch = to_model_range(images[start : start + BATCH].to(device))
-        rows.append(clip.encode_image(fit_to(batch, clip_size)).float().cpu())
-    return torch.cat(rows) if rows else torch.zeros(0, clip.embedding_dim)
-
-
-def fit_to(images: torch.Tensor, size: int) -> torch.Tensor:
-    """Images (B, C, H, W) resized to size x size (antialiased) where they differ, as the CLIP was trained."""
-    if images.shape[-1] == size and images.shape[-2] == size:
-        return images
-    return F.interpolate(images.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
 
 
 @torch.no_grad()
@@ -95,6 +77,6 @@ def clip_training_conditions(
 ) -> ClipTrainingConditions:
     """Embed the dataset's images and captions with `clip` (the run's frozen CLIP, on device)."""
     size = int(config.condition.clip_network["image_size"])
-    images = embed_images(clip, dataset.images, size, device)
+    images = embed_pictures(clip, dataset.images, size)
     captions = embed_captions(clip, text, len(dataset), device)
     return ClipTrainingConditions(config, images, captions, text.uncaptioned, device)

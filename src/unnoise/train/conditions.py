@@ -11,14 +11,13 @@ import logging
 
 import torch
 
-from ..config import ConditionConfig, RunConfig
+from ..config import CAPTIONED_KINDS, ConditionConfig, RunConfig
 from ..data import ImageDataset
 from ..errors import UserError
 from ..models.conditioning import ABSENT, PRESENT, UNKNOWN, Condition
 from ..text.table import CaptionTable
 
 log = logging.getLogger("unnoise")
-CAPTIONED_KINDS = ("text", "clip")  # clip: unCLIP's prior learns from the captions (train/clip_conditions.py)
 
 
 def attribute_condition(attributes: torch.Tensor, null: torch.Tensor, hidden: torch.Tensor) -> Condition:
