@@ -119,7 +119,7 @@ def train(
                 f"{device}, {trainer.precision}{', compiled' if t.compile else ''} | global batch "
                 f"{trainer.global_batch} = "
                 f"{t.batch_size} per process x {distributed.world_size} processes x {t.accum} accumulation | "
-                f"steps {start} -> {t.steps}{condition_summary(config)}"
+                f"steps {start} -> {t.steps}{budget_summary(t)}{condition_summary(config)}"
             )
             log.info(trainer.data_placement)
     status = trainer.fit()
@@ -159,6 +159,11 @@ def adopt_clip_run(config: RunConfig, resume: bool) -> Run | None:
     config.model.clip_dim = clip_run.config.model.clip_dim
     config.model.clip_text_layers = clip_run.config.model.clip_text_layers
     return clip_run
+
+
+def budget_summary(train) -> str:
+    """Where a run under max_minutes ends: at its budget, if that comes first (the schedule ends with it)."""
+    return f", or sooner where the {train.max_minutes:g}-minute budget runs out" if train.max_minutes else ""
 
 
 def condition_summary(config: RunConfig) -> str:

@@ -4,6 +4,8 @@ import pytest
 
 from unnoise.cli import main
 from unnoise.cli.flags import as_flags, attach_dashed_values, flag_of
+from unnoise.errors import UserError
+from unnoise.sampling.requests import caption_of_request, parse_attribute_request
 
 
 def test_settings_are_written_as_their_flags():
@@ -18,6 +20,23 @@ def test_settings_are_written_as_their_flags():
     # Only whole names: "prompt" inside "negative_prompt", or "steps" inside "train.steps", stay as they are.
     assert as_flags("train.steps must be at least 1", ("steps",)) == "train.steps must be at least 1"
     assert as_flags("a bad value", ()) == "a bad value"
+
+
+def test_a_bad_attribute_request_names_the_flag_it_came_from():
+    """eval --faithfulness takes its requests by --request; a bad one must not be blamed on --attrs."""
+    for setting, flag in (("attrs", "--attrs"), ("requests", "--request")):
+        with pytest.raises(UserError) as caught:
+            parse_attribute_request("Smiling,Wings", ("Smiling", "Male"), setting=setting)
+        assert as_flags(str(caught.value), caught.value.settings).startswith(
+            f"{flag} names an unknown attribute 'Wings'"
+        )
+    with pytest.raises(UserError, match="known to both this run and the classifier: Smiling"):
+        parse_attribute_request("Wings", ("Smiling",), "requests", "both this run and the classifier")
+    with pytest.raises(UserError, match="'Wings'; this run knows none"):
+        parse_attribute_request("Wings", ())
+    with pytest.raises(UserError) as caught:
+        caption_of_request({"Smiling": False}, "requests")
+    assert caught.value.settings == ("requests",) and "requests to a run trained on captions" in str(caught.value)
 
 
 def test_free_text_values_may_start_with_a_dash():

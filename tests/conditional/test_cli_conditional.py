@@ -55,7 +55,7 @@ def test_sampling_with_attributes_writes_a_grid(attribute_run, tmp_path, capsys)
 @pytest.mark.parametrize(
     "arguments,message",
     [
-        (["--attrs", "Smiling,Bearded"], "unknown attribute 'Bearded'; this run knows: Smiling, Eyeglasses"),
+        (["--attrs", "Smiling,Bearded"], "unknown attribute 'Bearded'; known to this run: Smiling, Eyeglasses"),
         (["--prompt", "a smiling face"], "trained on attributes: ask with --attrs"),
         (["--attrs", "Smiling", "--guidance", "nan"], "--guidance must be a finite number"),
         (["--negative-prompt", "a hat"], "--negative-prompt needs a --prompt"),

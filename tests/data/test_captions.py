@@ -69,6 +69,24 @@ def test_sidecar_files_give_one_caption_per_non_empty_line(tmp_path):
     ]
 
 
+def test_an_upper_case_sidecar_suffix_is_read_and_the_lower_case_one_wins_where_both_are_there(tmp_path):
+    (tmp_path / "A.TXT").write_text("upper")
+    (tmp_path / "b.Txt").write_text("mixed")
+    (tmp_path / "c.TXT").write_text("the upper-case one")
+    (tmp_path / "C.txt").write_text("not c's: another stem")
+    both = tmp_path / "both"
+    both.mkdir()
+    (both / "d.TXT").write_text("upper")
+    (both / "d.txt").write_text("lower")
+    (both / "e.txt").mkdir()  # a folder, not e's caption
+    (both / "e.TXT").write_text("e's")
+    (both / "f.Txt").write_text("first by name")
+    (both / "f.tXT").write_text("second by name")
+    names = ["A.jpg", "b.png", "c.png", "both/d.png", "both/e.png", "both/f.png"]
+    expected = [["upper"], ["mixed"], ["the upper-case one"], ["lower"], ["e's"], ["first by name"]]
+    assert read_captions(tmp_path, names) == expected
+
+
 def test_metadata_wins_over_a_sidecar_counted_in_one_warning_and_an_empty_row_leaves_the_sidecar(tmp_path, caplog):
     write_metadata(
         tmp_path / "metadata.jsonl",
@@ -159,7 +177,7 @@ def test_open_dataset_attaches_a_folders_captions_fresh_at_every_open_and_captio
     for name in ("a.png", "b.png", "sub/c.png"):
         write_image(root / name)
     write_metadata(root / "metadata.jsonl", [{"file_name": "a.png", "text": "an orange square"}])
-    (root / "sub" / "c.txt").write_text("c's caption")
+    (root / "sub" / "c.TXT").write_text("c's caption")  # upper case: a caption too, not a file left out
     (root / "notes.txt").write_text("not a caption: no notes.png")
     dataset = open_dataset(f"folder:{root}", 8, progress=False, captions=True)
     assert dataset.names == ["a.png", "b.png", "sub/c.png"]

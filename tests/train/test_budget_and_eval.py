@@ -83,3 +83,32 @@ def test_the_budget_is_the_whole_runs_and_a_resume_goes_on_along_its_schedule(ti
 
     third = unnoise.train(config, out=tmp_path / "run", resume=True, progress=False)
     assert third.status == "out_of_time" and third.step == second.step
+
+
+def test_progress_under_a_budget_counts_towards_the_budgets_end(capsys):
+    """With max_minutes the progress line's total and ETA are the step where the budget runs out (trainer.horizon),
+    not the distant train.steps (which once printed an ETA of hours for a six-minute run)."""
+    from types import SimpleNamespace
+
+    from unnoise.train.hooks import ProgressHook
+
+    trainer = SimpleNamespace(global_batch=8, step=0, horizon=100_000)
+    hook = ProgressHook(every_s=0.0)
+    hook.on_start(trainer)
+    hook.started -= 10.0  # ten seconds for the first 50 steps: 0.2 s a step
+    trainer.step, trainer.horizon = 50, 200
+    hook.on_log(trainer, 0.5)
+    line = capsys.readouterr().err
+    assert "step 50/200 " in line and "ETA 0:30" in line, line
+
+    # A run past the estimate never reads "step 203/200"; lines come every every_s seconds, and a run whose budget
+    # ends between two of them still shows where it ended.
+    trainer.step = 203
+    hook.on_log(trainer, 0.4)
+    assert "step 203/203 " in capsys.readouterr().err
+    hook.every_s = 3600.0
+    trainer.step, trainer.horizon = 205, 240
+    hook.on_log(trainer, 0.4)
+    assert capsys.readouterr().err == ""
+    hook.on_end(trainer, interrupted=False)
+    assert "step 205/205 " in capsys.readouterr().err

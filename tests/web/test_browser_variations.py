@@ -20,6 +20,7 @@ def open_page(page, address):  # noqa: F811
 def test_an_unclip_run_offers_a_prompt_and_variations_of_a_picture(unclip_server, page, tmp_path):  # noqa: F811
     open_page(page, unclip_server)
     assert page.is_visible("#prompt") and page.is_hidden("#negative") and page.is_visible("#variations-section")
+    assert page.input_value("#prior-guidance") == "2"  # the run's default, beside the prompt it guides
     assert page.is_hidden("#variation-image2")
     page.fill("#steps", "4")
     page.fill("#n", "3")
@@ -41,3 +42,4 @@ def test_an_unclip_run_offers_a_prompt_and_variations_of_a_picture(unclip_server
 def test_a_plain_run_offers_no_prompt_and_no_variations(server, page):  # noqa: F811
     open_page(page, server)
     assert page.is_hidden("#prompt") and page.is_hidden("#variations-section") and page.is_visible("#edit-section")
+    assert page.is_hidden("#prior-guidance")

@@ -9,6 +9,7 @@ from tests.web.conftest import require_web
 from tests.web.test_editing_page import OTHER, PICTURE, SIZE, finished, png_file
 from unnoise.cli import main
 from unnoise.errors import UserError
+from unnoise.families.unclip import PRIOR_GUIDANCE
 from unnoise.web.jobs import Limits
 from unnoise.web.variations import VariationRequest
 
@@ -100,6 +101,40 @@ def test_prompts_go_through_the_prior_and_a_negative_prompt_is_refused(client_fo
     assert len(edited) == 2
 
 
+def test_the_prior_guidance_field_is_the_apis_and_is_refused_where_no_prior_runs(client_for, unclip_runs):
+    client = client_for()
+    assert client.get("/api/info").json()["default_prior_guidance"] == PRIOR_GUIDANCE
+    assert 'id="prior-guidance"' in client.get("/").text
+    asked = {"prompt": "a photo of a smiling person", "n": 2, "steps": 4, "seed": 1}
+    run = unnoise.load_run(unclip_runs["unclip"], device="cpu")
+    _, default = finished(client, client.post("/api/generate", json=asked))
+    _, strong = finished(client, client.post("/api/generate", json=asked | {"prior_guidance": "6"}))
+    assert torch.equal(torch.stack(strong), run.sample(2, prompt=asked["prompt"], steps=4, seed=1, prior_guidance=6))
+    assert not torch.equal(torch.stack(strong), torch.stack(default))
+    for fields, message in [
+        ({"prior_guidance": 2}, "prior_guidance guides the prior of a prompt: give a prompt too"),
+        (asked | {"prior_guidance": 99}, "prior_guidance must be between 0 and 20"),
+        (asked | {"prior_guidance": "strong"}, "prior_guidance must be a number"),
+        (asked | {"prior_guidance": True}, "prior_guidance must be a number"),
+    ]:
+        refused = client.post("/api/generate", json=fields)
+        assert refused.status_code == 400 and message in refused.json()["error"], refused.json()
+    # A run without a prior is told so first, whatever the value (not to bring it into range, then to drop it).
+    plain = client_for("plain").post("/api/generate", json={"prior_guidance": 99})
+    assert plain.status_code == 400 and "prior_guidance is for unCLIP runs" in plain.json()["error"]
+
+
+def test_the_pages_default_guidances_stay_within_the_servers_limit(unclip_runs):
+    require_web()
+    from fastapi.testclient import TestClient
+
+    from unnoise.web import create_app
+
+    client = TestClient(create_app(unclip_runs["unclip"], Limits(max_guidance=1.5), device="cpu"))
+    info = client.get("/api/info").json()
+    assert info["default_guidance"] == info["default_prior_guidance"] == 1.5
+
+
 @pytest.mark.parametrize(
     "fields, files, message",
     [
@@ -118,6 +153,7 @@ def test_prompts_go_through_the_prior_and_a_negative_prompt_is_refused(client_fo
         ({"tool": "variations", "preview": "both"}, ("image",), "preview must be x_t or x0"),
         ({"tool": "variations", "prompt": "a cat"}, ("image",), "leave out prompt"),
         ({"tool": "walk", "attrs": "Smiling"}, ("image", "image2"), "leave out attrs"),
+        ({"tool": "variations", "prior_guidance": 2}, ("image",), "leave out prior_guidance"),
         ({"tool": "sketch"}, ("image",), "tool must be one of variations, walk"),
         ({"tool": "variations", "strength": 0.5}, ("image",), "unknown fields: strength"),
     ],

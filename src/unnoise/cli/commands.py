@@ -65,7 +65,7 @@ def command_train(arguments: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     if run.status == "out_of_time":
         print(
-            f"--max-minutes {run.config.train.max_minutes:g} spent at step {run.step} of {run.config.train.steps}; "
+            f"--max-minutes {run.config.train.max_minutes:g} spent at step {run.step}, where the schedule ended; "
             f"checkpoint saved (the budget is the run's: to train on, unnoise train --resume --out {out} "
             f"--max-minutes M with M above {run.config.train.max_minutes:g})"
         )
@@ -110,7 +110,8 @@ def command_sample(arguments: argparse.Namespace) -> int:
     run = api.load_run(arguments.run, device=arguments.device)
     settings = run.settings(**sample_fields(arguments))
     if arguments.trajectory and run.objective.draws_in_one_pass:  # refuse before any work is done or written
-        run.objective.check_sampling(settings, on_step=print)
+        # A trajectory watches the intermediate steps: any on_step asks for them, and a one-pass family has none.
+        run.objective.check_sampling(settings, on_step=lambda *step: None)
     started = time.perf_counter()
     images = run.sample(settings)
     seconds = time.perf_counter() - started

@@ -4,7 +4,7 @@
   file_name is relative to the folder that holds the metadata.jsonl: the root or any folder with images below it.
   "text" may be a list of captions; "caption" is read where "text" is absent; null means no caption. Rows that
   name one image (in one file or several) add their captions together.
-- NAME.txt beside NAME.jpg (same folder, same stem): each non-empty line is one caption.
+- NAME.txt beside NAME.jpg (same folder, same stem; NAME.TXT too): each non-empty line is one caption.
 
 Where both caption an image, metadata.jsonl's captions win (counted in one warning). Empty captions count as
 missing. A metadata.jsonl that cannot be read is a UserError naming the file (and line): it speaks for many images.
@@ -30,7 +30,8 @@ ROW_EXAMPLE = '{"file_name": "a.jpg", "text": "a photo of ..."}'
 
 def is_caption_file(name: str, image_stems: set[str]) -> bool:
     """Whether file `name` of a folder whose images have these stems holds captions (so it is not left out)."""
-    return name == METADATA_FILE or (name.endswith(SIDECAR_SUFFIX) and name[: -len(SIDECAR_SUFFIX)] in image_stems)
+    stem, suffix = posixpath.splitext(name)
+    return name == METADATA_FILE or (suffix.lower() == SIDECAR_SUFFIX and stem in image_stems)
 
 
 def folders_of(names: list[str]) -> list[str]:
@@ -108,20 +109,34 @@ def metadata_captions(root: Path, names: list[str]) -> dict[str, list[str]]:
     return captions
 
 
+def sidecars_in(folder: Path) -> dict[str, str]:
+    """Stem -> caption file name of a folder's files: NAME.txt, or where there is none NAME.TXT or another case of the
+    suffix (cameras and Windows tools write upper case), the first by name."""
+    try:
+        with os.scandir(folder) as entries:
+            files = [entry.name for entry in entries if entry.is_file()]
+    except OSError:
+        return {}
+    found: dict[str, str] = {}
+    for file in sorted(files, key=lambda file: (not file.endswith(SIDECAR_SUFFIX), file)):
+        stem, suffix = posixpath.splitext(file)
+        if suffix.lower() == SIDECAR_SUFFIX:
+            found.setdefault(stem, file)
+    return found
+
+
 def sidecar_captions(root: Path, names: list[str]) -> dict[str, list[str]]:
-    """Image name -> the non-empty lines of NAME.txt beside it; unreadable ones are skipped with one warning."""
-    listed: dict[str, set[str]] = {}
+    """Image name -> the non-empty lines of NAME.txt (or NAME.TXT) beside it; unreadable ones are skipped with one
+    warning."""
+    listed: dict[str, dict[str, str]] = {}
     captions: dict[str, list[str]] = {}
     unreadable: list[str] = []
     for name in names:
         folder = posixpath.dirname(name)
         if folder not in listed:
-            try:
-                listed[folder] = set(os.listdir(root / folder))
-            except OSError:
-                listed[folder] = set()
-        sidecar = posixpath.splitext(posixpath.basename(name))[0] + SIDECAR_SUFFIX
-        if sidecar not in listed[folder]:
+            listed[folder] = sidecars_in(root / folder)
+        sidecar = listed[folder].get(posixpath.splitext(posixpath.basename(name))[0])
+        if sidecar is None:
             continue
         try:
             text = (root / folder / sidecar).read_text(encoding="utf-8-sig")

@@ -62,9 +62,9 @@ def usable_requests(run: Run, classifier: AttributeClassifier, requests=None) ->
     known = tuple(name for name in run.config.condition.attribute_names if name in classifier.attribute_names)
     text = run.config.condition.kind in CAPTIONED_KINDS
     if requests is not None:
-        return [
-            parse_attribute_request(request, known) for request in requests
-        ]  # a text run's unsayable ones fail later
+        # A text run's unsayable ones fail later.
+        knower = "both this run and the classifier"
+        return [parse_attribute_request(request, known, "requests", knower) for request in requests]
     usable = []
     for request in DEFAULT_REQUESTS:
         wanted = split_request(request)
@@ -128,7 +128,7 @@ def faithfulness(
     judge = load_clip_judge(clip, model_device) if clip is not None else None
     wanted_list = usable_requests(run, classifier, requests)
     text = run.config.condition.kind in CAPTIONED_KINDS
-    asks = [{"prompt": caption_of_request(wanted)} if text else {"attrs": wanted} for wanted in wanted_list]
+    asks = [{"prompt": caption_of_request(wanted, "requests")} if text else {"attrs": wanted} for wanted in wanted_list]
     rows, pictures = [], {}
     for scale in scales:
         started = time.perf_counter()
@@ -155,7 +155,7 @@ def faithfulness(
             measured = evaluate_images(torch.cat(images), reference, model_device, progress)
             row.update(fid=measured["fid"], kid=measured["kid"], ref_n=measured["ref_n"])
         if judge is not None:
-            prompts = [caption_of_request(wanted) for wanted in wanted_list for _ in range(per_request)]
+            prompts = [caption_of_request(wanted, "requests") for wanted in wanted_list for _ in range(per_request)]
             row["clip_score"] = judge.score(torch.cat(images), prompts)
         if progress:
             fid = f", FID {row['fid']:.1f} (n={row['n']})" if "fid" in row else ""

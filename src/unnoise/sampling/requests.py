@@ -16,18 +16,25 @@ def split_request(request: str | list[str]) -> dict[str, bool]:
     return {part.lstrip("+-"): not part.startswith("-") for part in (part.strip() for part in parts) if part}
 
 
-def parse_attribute_request(request: str | list[str] | dict[str, bool], valid: tuple[str, ...]) -> dict[str, bool]:
-    """'Smiling,Eyeglasses,-Male' (or a list of those names, or {name: bool}) -> {name: wanted}; names are checked."""
+def parse_attribute_request(
+    request: str | list[str] | dict[str, bool],
+    valid: tuple[str, ...],
+    setting: str = "attrs",
+    known_by: str = "this run",
+) -> dict[str, bool]:
+    """'Smiling,Eyeglasses,-Male' (or a list of those names, or {name: bool}) -> {name: wanted}; names are checked.
+
+    UserError, naming `setting` (where the request came from: attrs, or faithfulness's requests) and who knows the
+    valid names, for an unknown name or an empty request.
+    """
     wanted = dict(request) if isinstance(request, dict) else split_request(request)
     unknown = [name for name in wanted if name not in valid]
     if unknown:
-        raise UserError(
-            f"attrs names an unknown attribute {unknown[0]!r}; this run knows: {', '.join(valid)} "
-            "(prefix - to ask for its absence)",
-            settings=("attrs",),
-        )
+        names = ", ".join(valid)
+        known = f"known to {known_by}: {names} (prefix - to ask for its absence)" if valid else f"{known_by} knows none"
+        raise UserError(f"{setting} names an unknown attribute {unknown[0]!r}; {known}", settings=(setting,))
     if not wanted:
-        raise UserError("attrs names no attribute; e.g. Smiling,-Eyeglasses", settings=("attrs",))
+        raise UserError(f"{setting} names no attribute; e.g. Smiling,-Eyeglasses", settings=(setting,))
     return wanted
 
 
@@ -109,16 +116,17 @@ def refuse_negative_prompt(negative_prompt: str | None) -> None:
         )
 
 
-def caption_of_request(wanted: dict[str, bool]) -> str:
-    """An attribute request as the caption a text run was trained on; only present ones (and -Male) can be said."""
+def caption_of_request(wanted: dict[str, bool], setting: str = "attrs") -> str:
+    """An attribute request as the caption a text run was trained on; only present ones (and -Male) can be said.
+    UserError naming `setting` (where the request came from) for one that cannot."""
     from ..text.captions import request_caption
 
     try:
         return request_caption(wanted)
     except ValueError as error:
         raise UserError(
-            f"{error}: a run trained on captions can be asked for attributes that are present (and -Male)",
-            settings=("attrs",),
+            f"{error}: {setting} to a run trained on captions can ask for attributes that are present (and -Male)",
+            settings=(setting,),
         ) from None
 
 

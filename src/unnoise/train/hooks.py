@@ -52,9 +52,11 @@ class ProgressHook(Hook):
     def on_start(self, trainer) -> None:
         if not self.enabled:
             return
-        self.total, self.batch_size = trainer.config.train.steps, trainer.global_batch
+        # Under max_minutes the run ends where its budget runs out (trainer.horizon), not at train.steps: the total and
+        # the ETA follow that estimate as it is refined at each log step.
+        self.total, self.batch_size = trainer.horizon, trainer.global_batch
         self.first_step, self.started = trainer.step, time.perf_counter()
-        self.last_line = self.started
+        self.last_line, self.last_shown, self.loss = self.started, trainer.step, None
         if sys.stderr.isatty():
             self.bar = tqdm(total=self.total, initial=trainer.step, unit="step", dynamic_ncols=True, file=sys.stderr)
 
@@ -68,22 +70,34 @@ class ProgressHook(Hook):
     def on_log(self, trainer, loss: float) -> None:
         if not self.enabled:
             return
+        self.total, self.loss = max(trainer.horizon, trainer.step), loss
         if self.bar is not None:
+            self.bar.total = self.total
             self.bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{self.images_per_s(trainer):.1f}", refresh=False)
         elif time.perf_counter() - self.last_line >= self.every_s or trainer.step == self.total:
-            self.last_line = time.perf_counter()
-            elapsed = self.last_line - self.started
-            eta = (self.total - trainer.step) * elapsed / max(trainer.step - self.first_step, 1)
-            print(
-                f"step {trainer.step}/{self.total}  loss {loss:.4f}  {self.images_per_s(trainer):.1f} img/s  "
-                f"ETA {format_duration(eta)}",
-                file=sys.stderr,
-                flush=True,
-            )
+            self.print_line(trainer)
+
+    def print_line(self, trainer) -> None:
+        self.last_line, self.last_shown = time.perf_counter(), trainer.step
+        elapsed = self.last_line - self.started
+        eta = (self.total - trainer.step) * elapsed / max(trainer.step - self.first_step, 1)
+        print(
+            f"step {trainer.step}/{self.total}  loss {self.loss:.4f}  {self.images_per_s(trainer):.1f} img/s  "
+            f"ETA {format_duration(eta)}",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def on_end(self, trainer, interrupted: bool) -> None:
+        if not self.enabled:
+            return
+        self.total = trainer.step  # where it ended: the budget's end, a signal or train.steps
         if self.bar is not None:
+            self.bar.total = self.total
+            self.bar.refresh()
             self.bar.close()
+        elif self.loss is not None and self.last_shown != trainer.step:  # a run ended between lines shows its end
+            self.print_line(trainer)
 
 
 def format_duration(seconds: float) -> str:

@@ -24,6 +24,7 @@ from ..data.decoding import open_image
 from ..diffusion.guidance import DEFAULT_GUIDANCE
 from ..diffusion.samplers import SAMPLERS
 from ..errors import UserError, check
+from ..families.unclip import PRIOR_GUIDANCE
 from ..viz.noising import square_pixels
 from .editing import TOOLS, UPLOADS, EditRequest
 from .jobs import GenerationRequest, Job, JobQueue, Limits, QueueFull, max_steps_of
@@ -57,7 +58,9 @@ def run_info(run: Run, limits: Limits) -> dict:
         "attributes": list(condition.attribute_names),
         "samplers": list(SAMPLERS),
         "timesteps": run.schedule.timesteps,
-        "default_guidance": DEFAULT_GUIDANCE,
+        # The API's defaults, within what this server allows.
+        "default_guidance": min(DEFAULT_GUIDANCE, limits.max_guidance),
+        "default_prior_guidance": min(PRIOR_GUIDANCE, limits.max_guidance),
         "default_sampler": default.sampler,
         "tools": list(TOOLS) if run.family == "diffusion" else [],
         "variations": list(VARIATION_TOOLS) if condition.kind == "clip" else [],  # unCLIP: from CLIP image embeddings

@@ -61,6 +61,7 @@ class GenerationRequest:
     prompt: str | None = None
     negative_prompt: str | None = None
     attrs: str | None = None
+    prior_guidance: float | None = None  # unCLIP runs with a prompt; None: the run's default
     preview: str = "x_t"  # x_t | x0: which intermediate picture the page shows
 
     @classmethod
@@ -80,7 +81,8 @@ class GenerationRequest:
             raise UserError(f"unknown fields: {', '.join(unknown)}")
         values = {name: value for name, value in raw.items() if value not in (None, "")}
         defaults = cls()
-        request = cls(**{name: convert(name, value, type(getattr(defaults, name))) for name, value in values.items()})
+        kinds = {name: type(getattr(defaults, name)) for name in values} | {"prior_guidance": float}
+        request = cls(**{name: convert(name, value, kinds[name]) for name, value in values.items()})
         # Defaults left unsaid shrink to the server's limits; values asked for explicitly are checked against them.
         if "n" not in values:
             request.n = min(request.n, limits.max_images)
@@ -103,11 +105,23 @@ class GenerationRequest:
             settings.negative_prompt,
             settings.guidance,
         )
+        if self.prior_guidance is not None:  # the prior runs in the worker: its refusals are made here, before the line
+            check(
+                self.prompt is not None or self.attrs is not None,
+                "prior_guidance guides the prior of a prompt: give a prompt too",
+                "prior_guidance",
+                "prompt",
+            )
 
     def check_sampling(self, run: Run, limits: Limits) -> SampleSettings:
         """The server's limits and the run's checks of the sampling fields, not of the request (prompt, attrs): the
         settings as the run resolves them. UserError naming the field."""
         max_steps = max_steps_of(run, limits)
+        check(  # before its range: a run without a prior takes no value of it
+            self.prior_guidance is None or run.config.condition.kind == "clip",
+            "prior_guidance is for unCLIP runs; this one has no prior",
+            "prior_guidance",
+        )
         checks = [
             (1 <= self.n <= limits.max_images, f"n must be between 1 and {limits.max_images}, got {self.n}", "n"),
             (
@@ -115,10 +129,14 @@ class GenerationRequest:
                 f"steps must be between 1 and {max_steps}, got {self.steps}",
                 "steps",
             ),
-            (
-                math.isfinite(self.guidance) and 0 <= self.guidance <= limits.max_guidance,
-                f"guidance must be between 0 and {limits.max_guidance:g}, got {self.guidance}",
-                "guidance",
+            *(
+                (
+                    math.isfinite(value) and 0 <= value <= limits.max_guidance,
+                    f"{name} must be between 0 and {limits.max_guidance:g}, got {value}",
+                    name,
+                )
+                for name, value in (("guidance", self.guidance), ("prior_guidance", self.prior_guidance))
+                if value is not None
             ),
             (self.preview in ("x_t", "x0"), f"preview must be x_t or x0, got {self.preview!r}", "preview"),
         ]
@@ -151,6 +169,7 @@ class GenerationRequest:
             prompt=self.prompt,
             negative_prompt=self.negative_prompt,
             attrs=self.attrs,
+            prior_guidance=self.prior_guidance,
         )
 
 
@@ -171,6 +190,8 @@ def max_steps_of(run: Run, limits: Limits) -> int:
 def convert(name: str, value: Any, kind: type) -> Any:
     """A JSON value as the field's type: '4' and 4.0 are fine for an int, 'four' is an error naming the field."""
     try:
+        if isinstance(value, bool):  # JSON true is not the number 1
+            raise ValueError
         if kind is int:
             number = float(value)
             if not number.is_integer():

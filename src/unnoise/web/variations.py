@@ -19,7 +19,8 @@ from .editing import GENERATION_FIELDS, uploaded_pictures
 from .jobs import GenerationRequest, Limits, Result
 
 VARIATION_TOOLS = ("variations", "walk")
-REQUEST_FIELDS = ("prompt", "negative_prompt", "attrs")  # a generation's request: variations come from a picture
+# A generation's request (and the prior's guidance of it): variations come from a picture.
+REQUEST_FIELDS = ("prompt", "negative_prompt", "attrs", "prior_guidance")
 
 
 @dataclass
