@@ -26,9 +26,9 @@ def client_for(request):
 
     from unnoise.web import create_app
 
-    def make(name="unclip"):
+    def make(name="unclip", limits=LIMITS):
         runs = request.getfixturevalue("unclip_runs" if name == "unclip" else "web_runs")
-        return TestClient(create_app(runs[name], LIMITS, device="cpu"))
+        return TestClient(create_app(runs[name], limits, device="cpu"))
 
     return make
 
@@ -124,14 +124,8 @@ def test_the_prior_guidance_field_is_the_apis_and_is_refused_where_no_prior_runs
     assert plain.status_code == 400 and "prior_guidance is for unCLIP runs" in plain.json()["error"]
 
 
-def test_the_pages_default_guidances_stay_within_the_servers_limit(unclip_runs):
-    require_web()
-    from fastapi.testclient import TestClient
-
-    from unnoise.web import create_app
-
-    client = TestClient(create_app(unclip_runs["unclip"], Limits(max_guidance=1.5), device="cpu"))
-    info = client.get("/api/info").json()
+def test_the_pages_default_guidances_stay_within_the_servers_limit(client_for):
+    info = client_for(limits=Limits(max_guidance=1.5)).get("/api/info").json()
     assert info["default_guidance"] == info["default_prior_guidance"] == 1.5
 
 

@@ -79,14 +79,12 @@ class UnCLIPObjective:
         decoder = super().describe_sampling(settings)
         if not settings.asks:
             return decoder
-        guidance = PRIOR_GUIDANCE if settings.prior_guidance is None else settings.prior_guidance
-        return f"prior: Euler, {PRIOR_STEPS} steps, guidance {guidance:g}; decoder: {decoder}"
+        return f"prior: Euler, {PRIOR_STEPS} steps, guidance {prior_guidance_of(settings):g}; decoder: {decoder}"
 
     def request(self, model: nn.Module, settings: SampleSettings, count: int):
         """A prompt (or attrs, as a caption) runs the prior: the decoder is told the image embeddings it draws."""
         if settings.prompt is None and settings.attrs is None:
-            asked = settings.prior_guidance is None
-            check(asked, "prior_guidance guides the prior of a prompt: give a prompt too", "prior_guidance", "prompt")
+            refuse_prior_guidance_without_prompt(settings)
             return super().request(model, settings, count)
         return image_embedding_condition(self.prompt_embeddings(model, settings.replace(n=count))), None
 
@@ -97,13 +95,23 @@ class UnCLIPObjective:
         device = next(model.parameters()).device
         text = prompt_condition(prompt, 1, self.config.condition.max_tokens, device)
         caption = model.clip.encode_text(text).expand(settings.n, -1)
-        guidance = PRIOR_GUIDANCE if settings.prior_guidance is None else settings.prior_guidance
-        return draw_image_embeddings(model, caption, settings.seed, settings.batch_size, guidance)
+        return draw_image_embeddings(model, caption, settings.seed, settings.batch_size, prior_guidance_of(settings))
 
     def image_embeddings(self, model: nn.Module, images: torch.Tensor) -> torch.Tensor:
         """Unit CLIP image embeddings (B, d) of uint8 images (B, 3, H, W), at the CLIP's own image size."""
         size = int(self.config.condition.clip_network["image_size"])
         return embed_pictures(model.clip, images, size).to(next(model.parameters()).device)
+
+
+def prior_guidance_of(settings: SampleSettings) -> float:
+    """The prior's guidance scale the settings ask for: theirs, or PRIOR_GUIDANCE."""
+    return PRIOR_GUIDANCE if settings.prior_guidance is None else settings.prior_guidance
+
+
+def refuse_prior_guidance_without_prompt(settings: SampleSettings) -> None:
+    """UserError for a prior guidance without a prompt (or attrs) for the prior to follow."""
+    asked = settings.prior_guidance is None or settings.prompt is not None or settings.attrs is not None
+    check(asked, "prior_guidance guides the prior of a prompt: give a prompt too", "prior_guidance", "prompt")
 
 
 def require_unclip(objective) -> None:

@@ -23,6 +23,7 @@ from ..api import Run, SampleSettings
 from ..data.transforms import images_from_model_range
 from ..diffusion.guidance import DEFAULT_GUIDANCE
 from ..errors import UserError, check
+from ..families.unclip import refuse_prior_guidance_without_prompt
 from ..sampling.requests import request_condition
 from ..viz import display_scale, image_grid
 
@@ -105,13 +106,7 @@ class GenerationRequest:
             settings.negative_prompt,
             settings.guidance,
         )
-        if self.prior_guidance is not None:  # the prior runs in the worker: its refusals are made here, before the line
-            check(
-                self.prompt is not None or self.attrs is not None,
-                "prior_guidance guides the prior of a prompt: give a prompt too",
-                "prior_guidance",
-                "prompt",
-            )
+        refuse_prior_guidance_without_prompt(settings)  # the prior runs in the worker: refused here, before the line
 
     def check_sampling(self, run: Run, limits: Limits) -> SampleSettings:
         """The server's limits and the run's checks of the sampling fields, not of the request (prompt, attrs): the
