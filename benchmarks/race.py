@@ -36,6 +36,7 @@ from train_throughput import MATCHED, build_diffusers
 import unnoise
 from unnoise.data.transforms import horizontal_flip, images_from_model_range, to_model_range
 from unnoise.metrics import evaluate_images, load_reference
+from unnoise.metrics.kid import kid_std_text
 from unnoise.train.data_order import DataOrder, step_seed
 
 SIZE, BATCH, T = 32, 32, 1000
@@ -149,7 +150,7 @@ def markdown(rows: list[dict]) -> str:
         mark = "**" if best[row["recipe"]] is row else ""
         lines.append(
             f"| {row['recipe']} | {row['train_steps']} | {row['train_minutes']} | {mark}{row['sampler']} "
-            f"({row['nfe']}){mark} | {1000 * row['kid']:.1f} +- {1000 * row['kid_std']:.1f} | "
+            f"({row['nfe']}){mark} | {1000 * row['kid']:.1f} +- {kid_std_text(row['kid_std'], 1000, 1)} | "
             f"{mark}{row['fid']:.1f}{mark} |"
         )
     return "\n".join(lines) + f"\n\nKID and FID at n = {rows[0]['n']} against ref_n = {rows[0]['ref_n']}.\n"

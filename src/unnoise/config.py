@@ -350,6 +350,11 @@ FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
     # caption is told apart from the batch's other captions (Radford et al. 2021 used 32,768; a CPU affords 128).
     "clip": {"condition.kind": "text", "condition.drop_prob": 0.0, "train.batch_size": 128},
 }
+# How many times the preset's training images a family sees, where its batches differ from the preset's: its steps
+# (and warm-up steps) are the preset's scaled to that many images at its own batch size, unless given. CLIP sees four
+# times the images (celeba32's CLIP: 1,400 steps of 128 against the preset's 44,800 images, as measured in
+# benchmarks/RESULTS.md), so a change of the preset's batch size does not change the CLIP's training.
+FAMILY_IMAGES = {"clip": 4}
 
 
 # What choosing an objective other than ddpm changes in a preset, unless given as flags: its DDPM-only settings go back
@@ -362,15 +367,21 @@ DDPM_ONLY_DEFAULTS = {
 
 
 def with_family(config: RunConfig, family: str, overrides: dict[str, Any] | None = None) -> RunConfig:
-    """config as a `family` run: its FAMILY_DEFAULTS (and DDPM_ONLY_DEFAULTS for another objective), then the
-    overrides (flags the user gave) on top.
+    """config as a `family` run: its FAMILY_DEFAULTS (and DDPM_ONLY_DEFAULTS for another objective), its steps from
+    FAMILY_IMAGES, then the overrides (flags the user gave) on top.
 
     An unknown family gets no defaults here; validate() refuses it with the one message for that.
     """
     overrides = overrides or {}
     objective = overrides.get("diffusion.objective", config.diffusion.objective)
     ddpm_only = DDPM_ONLY_DEFAULTS if objective != "ddpm" else {}
-    return override(config, {**FAMILY_DEFAULTS.get(family, {}), **ddpm_only, "model.family": family, **overrides})
+    defaults = {**FAMILY_DEFAULTS.get(family, {}), **ddpm_only, "model.family": family}
+    if family in FAMILY_IMAGES:
+        batch = overrides.get("train.batch_size", defaults.get("train.batch_size", config.train.batch_size))
+        scale = FAMILY_IMAGES[family] * config.train.batch_size / batch
+        defaults["train.steps"] = max(1, round(config.train.steps * scale))
+        defaults["train.warmup_steps"] = round(config.train.warmup_steps * scale)
+    return override(config, {**defaults, **overrides})
 
 
 def validate(config: RunConfig) -> None:

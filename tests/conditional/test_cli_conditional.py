@@ -57,7 +57,8 @@ def test_sampling_with_attributes_writes_a_grid(attribute_run, tmp_path, capsys)
     [
         (["--attrs", "Smiling,Bearded"], "unknown attribute 'Bearded'; known to this run: Smiling, Eyeglasses"),
         (["--prompt", "a smiling face"], "trained on attributes: ask with --attrs"),
-        (["--attrs", "Smiling", "--guidance", "nan"], "--guidance must be a finite number"),
+        (["--attrs", "Smiling", "--guidance", "nan"], "--guidance must be a finite number >= 0"),
+        (["--attrs", "Smiling", "--guidance", "-1"], "--guidance must be a finite number >= 0 (0: the unconditional"),
         (["--negative-prompt", "a hat"], "--negative-prompt needs a --prompt"),
     ],
 )

@@ -115,6 +115,15 @@ def test_metadata_in_subfolders_names_files_from_its_own_folder_and_rows_for_one
     ]
 
 
+def test_windows_paths_in_metadata_name_the_image_a_posix_name_with_a_backslash_first(tmp_path):
+    write_metadata(
+        tmp_path / "metadata.jsonl",
+        [{"file_name": "sub\\deep\\a.png", "text": "from windows"}, {"file_name": "b\\c.png", "text": "b"}],
+    )
+    # b\c.png is a file of that name here (POSIX allows it), so the row names it and not b/c.png.
+    assert read_captions(tmp_path, ["sub/deep/a.png", "b\\c.png", "b/c.png"]) == [["from windows"], ["b"], []]
+
+
 def test_rows_naming_no_image_of_the_dataset_are_counted_in_one_warning_with_examples(tmp_path, caplog):
     write_metadata(
         tmp_path / "metadata.jsonl",

@@ -36,10 +36,21 @@ def pixel(image: Image.Image) -> tuple[int, int, int]:
         ("CMYK", (0, 255, 255, 0), (255, 0, 0)),
         ("I;16", 65535, (255, 255, 255)),
         ("I;16", 257 * 100, (100, 100, 100)),  # scaled, not clipped at 255
+        ("F", 0.5, (128, 128, 128)),  # float in 0..1, not black
+        ("F", 1.0, (255, 255, 255)),
+        ("F", 77.0, (77, 77, 77)),  # float beyond 1: already 0..255
+        ("F", 300.0, (255, 255, 255)),
     ],
 )
 def test_to_rgb_converts_each_mode(mode, value, expected):
     assert pixel(to_rgb(Image.new(mode, (2, 2), value))) == expected
+
+
+def test_a_float_tiff_in_0_to_1_is_read_as_its_grey_levels(tmp_path):
+    ramp = np.linspace(0, 1, 16, dtype=np.float32).reshape(4, 4)
+    Image.fromarray(ramp).save(tmp_path / "float.tif")
+    grey = np.asarray(load_rgb(tmp_path / "float.tif"))[..., 0]
+    assert np.array_equal(grey, np.rint(ramp * 255).astype(np.uint8))
 
 
 def test_palette_images_with_and_without_transparency(tmp_path):

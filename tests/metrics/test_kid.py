@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from unnoise.metrics.kid import kernel_inception_distance, mmd2_unbiased
+from unnoise.metrics.kid import kernel_inception_distance, kid_std_text, mmd2_unbiased
 
 
 def kernel(u, v):
@@ -22,12 +22,17 @@ def test_mmd2_equals_a_hand_computation():
     assert mmd2_unbiased(x, y) == pytest.approx(expected, rel=1e-12)
 
 
-def test_subsets_of_the_whole_set_give_the_whole_set_value():
+def test_subsets_of_the_whole_set_give_the_whole_set_value_and_no_spread():
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((12, 4)), rng.standard_normal((10, 4)) + 0.5
     # Every subset of size 10 of y is y reordered; the estimator does not depend on the order.
     mean, std = kernel_inception_distance(x[:10], y, subsets=5, subset_size=50)
-    assert mean == pytest.approx(mmd2_unbiased(x[:10], y), rel=1e-12) and std == pytest.approx(0, abs=1e-12)
+    assert mean == pytest.approx(mmd2_unbiased(x[:10], y), rel=1e-12)
+    # Both sets whole in every subset: the spread (zero up to rounding) measures nothing, so none is given.
+    assert std is None and kid_std_text(std) == "n/a"
+    # One side larger than the subsets: they differ on that side, and so do the estimates.
+    _, std = kernel_inception_distance(x, y, subsets=5, subset_size=50)
+    assert std > 1e-6 and kid_std_text(std, 1000, 1) == f"{1000 * std:.1f}"
 
 
 def test_same_distribution_is_near_zero_and_shifted_is_clearly_positive():

@@ -22,10 +22,28 @@ from unnoise.train.conditions import training_conditions
 
 def clip_config(tiny, **changes):
     train = dict(steps=200, batch_size=64, lr=3e-3, warmup_steps=10, lr_schedule="cosine", checkpoint_every=0)
-    config = with_family(tiny(**{**train, **changes}), "clip")
+    train |= changes
+    config = with_family(
+        tiny(**train), "clip", {"train.steps": train["steps"], "train.warmup_steps": train["warmup_steps"]}
+    )
     config.data.source = "builtin:1024"
     config.model.clip_dim = 32
     return config
+
+
+def test_a_clip_sees_four_times_its_presets_images_whatever_the_presets_batch_size():
+    celeba32 = unnoise.preset("celeba32")
+    clip = with_family(celeba32, "clip")
+    images = celeba32.train.steps * celeba32.train.batch_size
+    assert clip.train.batch_size == 128
+    assert clip.train.steps * 128 == 4 * images
+    assert clip.train.warmup_steps * 128 == 4 * celeba32.train.warmup_steps * celeba32.train.batch_size
+    halved = unnoise.override(celeba32, {"train.batch_size": celeba32.train.batch_size // 2})
+    assert with_family(halved, "clip").train.steps * 2 == clip.train.steps
+    assert with_family(celeba32, "clip", {"train.batch_size": 64}).train.steps == 2 * clip.train.steps
+    given = with_family(celeba32, "clip", {"train.steps": 7, "train.warmup_steps": 1})
+    assert (given.train.steps, given.train.warmup_steps) == (7, 1)
+    assert with_family(celeba32, "vae").train.steps == celeba32.train.steps
 
 
 def unclip_config(tiny, clip_run, **changes):
@@ -72,6 +90,18 @@ def test_clip_learns_a_joint_space_retrieval_and_zero_shot_attributes(clip_run):
     zero_shot = [row["zero_shot_vs_neutral"] for row in result["zero_shot"]]
     majority = [row["majority"] for row in result["zero_shot"]]
     assert sum(zero_shot) / len(zero_shot) > sum(majority) / len(majority) + 0.1
+
+
+def test_train_clip_offers_only_the_settings_a_clip_reads(capsys):
+    with pytest.raises(SystemExit):
+        main(["train-clip", "--help"])
+    shown = capsys.readouterr().out
+    for flag in ("--clip-dim", "--clip-text-layers", "--base-channels", "--lr", "--image-size", "--captions-per-image"):
+        assert flag in shown
+    for flag in ("--objective", "--timesteps", "--sample-every", "--eval-every", "--default-sampler", "--drop-prob"):
+        assert flag not in shown
+    assert main(["train-clip", "--objective", "edm", "--out", "x"]) == 2
+    assert "unrecognized arguments: --objective edm" in capsys.readouterr().err
 
 
 def test_a_clip_run_draws_no_images_and_says_what_to_do(clip_run, capsys):
@@ -211,7 +241,7 @@ def test_faithfulness_scores_each_scale_with_the_given_clip(unclip_run, clip_run
 def test_train_clip_and_clip_eval_from_the_command_line(text_extra, tmp_path, capsys):
     out = tmp_path / "clip"
     tiny = ["--data", "builtin:256", "--image-size", "16", "--base-channels", "8", "--channel-mult", "1,2",
-            "--attention-resolutions", "none", "--batch-size", "32", "--device", "cpu", "--quiet"]  # fmt: skip
+            "--batch-size", "32", "--device", "cpu", "--quiet"]  # fmt: skip
     assert main(["train-clip", *tiny, "--steps", "4", "--log-every", "2", "--out", str(out)]) == 0
     assert "loss curve" in capsys.readouterr().out and (out / "loss.png").exists()
     assert main(["train-clip", *tiny, "--steps", "6", "--log-every", "2", "--out", str(out), "--resume"]) == 0

@@ -36,7 +36,9 @@ def unclip_runs(text_extra, tmp_path_factory):  # noqa: F811
     from tests.conftest import tiny_config
 
     folder = tmp_path_factory.mktemp("web-unclip")
-    clip_config = with_family(tiny_config(steps=20, batch_size=16, checkpoint_every=0), "clip")
+    clip_config = with_family(
+        tiny_config(steps=20, batch_size=16, checkpoint_every=0), "clip", {"train.steps": 20, "train.warmup_steps": 2}
+    )
     clip_config.model.clip_dim = 16
     clip = unnoise.train(clip_config, out=folder / "clip", progress=False)
     decoder = override(

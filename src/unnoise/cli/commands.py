@@ -35,7 +35,7 @@ from ..viz import check_picture_path, display_scale, labelled_rows, save_grid, s
 from ..viz.noising import noising_strip, square_pixels
 from .demo import demo
 from .flags import as_flags, attach_dashed_values, config_overrides, sample_fields
-from .parser import build_parser
+from .parser import UsageError, build_parser
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -450,7 +450,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[arguments.command](arguments)
     except UserError as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        print(f"unnoise: error: {as_flags(message, error.settings).removeprefix('unnoise: ')}", file=sys.stderr)
+        command = error.prog if isinstance(error, UsageError) else "unnoise"  # argparse's "unnoise sample: error: ..."
+        print(f"{command}: error: {as_flags(message, error.settings)}", file=sys.stderr)
         return EXIT_USER_ERROR
     except OSError as error:  # a file the command reads or writes: no space, a folder in its place, ... (one line)
         print(f"unnoise: error: {file_problem(error)}", file=sys.stderr)

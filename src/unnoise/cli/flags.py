@@ -10,7 +10,8 @@ import argparse
 import dataclasses
 import math
 import re
-from typing import Any, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..config import CONDITION_KINDS, DERIVED_FIELDS, OBJECTIVES, SECTIONS, TIME_SAMPLINGS
 from ..diffusion.grids import SPACINGS
@@ -96,13 +97,14 @@ def float_tuple(text: str) -> tuple[float, ...]:
     return values
 
 
-def add_config_flags(parser: argparse.ArgumentParser) -> None:
-    """One --flag per config field (e.g. --batch-size, --channel-mult), each overriding the preset."""
+def add_config_flags(parser: argparse.ArgumentParser, reads: Callable[[str], bool] = lambda setting: True) -> None:
+    """One --flag per config field that the command's runs read (e.g. --batch-size, --channel-mult), each overriding
+    the preset."""
     for section_name, section_type in SECTIONS.items():
         group = parser.add_argument_group(f"{section_name} settings (override the preset)")
         for field in dataclasses.fields(section_type):
             setting = f"{section_name}.{field.name}"
-            if setting in DERIVED_FIELDS:
+            if setting in DERIVED_FIELDS or not reads(setting):
                 continue
             default = getattr(section_type(), field.name)
             options: dict[str, Any] = {"dest": setting, "default": argparse.SUPPRESS}

@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 from ..config import PRESETS
 from ..diffusion.inpainting import DEFAULT_JUMP_LENGTH, DEFAULT_RESAMPLE
 from ..errors import UserError
+from ..families.clip import clip_reads
 from ..metrics.faithfulness import DEFAULT_SCALES
 from .flags import add_config_flags, add_prior_guidance_flag, add_sample_flags, float_tuple, int_tuple
+
+
+class UsageError(UserError):
+    """A command line argparse refused; `prog` is the command it was for ("unnoise sample")."""
+
+    def __init__(self, prog: str, message: str):
+        super().__init__(message)
+        self.prog = prog
 
 
 class Parser(argparse.ArgumentParser):
     """argparse, but a bad flag is one line on stderr and exit code 2, like every other user error."""
 
     def error(self, message: str):  # noqa: D401 - argparse's hook
-        raise UserError(f"{self.prog}: {message}")
+        raise UsageError(self.prog, message)
 
 
 def file_path(text: str) -> Path:
@@ -37,6 +47,7 @@ def build_parser() -> Parser:
             help="train CLIP (an image and a caption tower in one space) on captioned data: train --model clip",
         ),
         out="runs/clip-PRESET",
+        reads=clip_reads,
     )
 
     sample = commands.add_parser("sample", help="generate images from a trained run")
@@ -70,7 +81,7 @@ def build_parser() -> Parser:
     return parser
 
 
-def add_training_flags(parser, out: str = "runs/PRESET") -> None:
+def add_training_flags(parser, out: str = "runs/PRESET", reads: Callable[[str], bool] = lambda setting: True) -> None:
     parser.add_argument(
         "--data",
         dest="data.source",
@@ -81,7 +92,7 @@ def add_training_flags(parser, out: str = "runs/PRESET") -> None:
     parser.add_argument("--out", help=f"run folder (default: {out})")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
-    add_config_flags(parser)
+    add_config_flags(parser, reads)
 
 
 def add_evaluation_parsers(commands) -> None:

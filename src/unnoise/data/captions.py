@@ -99,6 +99,9 @@ def metadata_captions(root: Path, names: list[str]) -> dict[str, list[str]]:
             continue
         for file_name, texts in read_metadata(path):
             name = posixpath.normpath(posixpath.join(folder, file_name))
+            # A Windows path ("sub\\a.jpg" in JSON) where no image has that name: a POSIX name may hold a backslash.
+            if name not in images and "\\" in file_name:
+                name = posixpath.normpath(posixpath.join(folder, file_name.replace("\\", "/")))
             if name in images:
                 captions.setdefault(name, []).extend(texts)
             else:

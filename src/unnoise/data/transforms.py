@@ -58,11 +58,17 @@ def refuse_above(max_pixels: int | None, width: int, height: int) -> None:
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
-    """Convert any PIL mode to RGB; alpha is composited onto white, 16-bit is scaled to 8-bit."""
+    """Convert any PIL mode to RGB; alpha is composited onto white, 16-bit is scaled to 8-bit, float from 0..1."""
     if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
         # PIL's own conversion clips 16-bit values at 255 instead of scaling them.
         values = np.asarray(image).astype(np.float64) / 257.0
         image = Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8))
+    if image.mode == "F":
+        # 32-bit float (scientific TIFFs): PIL's conversion clips at 0..255, so an image in 0..1 came out black. Values
+        # within 0..1 are that range; others are read as 0..255.
+        values = np.nan_to_num(np.asarray(image, dtype=np.float64))
+        scale = 255.0 if values.size and 0 <= values.min() and values.max() <= 1 else 1.0
+        image = Image.fromarray(np.clip(np.rint(values * scale), 0, 255).astype(np.uint8))
     if image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):

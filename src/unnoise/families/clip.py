@@ -18,6 +18,26 @@ from .base import Objective
 from .losses import symmetric_info_nce
 
 PICTURE_BATCH = 256
+# The model and condition settings a CLIP run reads besides every data and train setting (its towers' widths and
+# embedding, its captions); `unnoise train-clip --help` shows only these.
+CLIP_MODEL_SETTINGS = frozenset(
+    {
+        "model.family",
+        "model.base_channels",
+        "model.channel_mult",
+        "model.clip_dim",
+        "model.clip_text_layers",
+        "condition.captions_per_image",
+        "condition.max_tokens",
+    }
+)
+
+
+def clip_reads(setting: str) -> bool:
+    """Whether a CLIP run reads `setting` ("section.field"): no diffusion, sampling, image or FID settings."""
+    section, name = setting.split(".")
+    drawing = name.startswith(("sample_", "eval_"))  # a CLIP draws no images and has no FID
+    return setting in CLIP_MODEL_SETTINGS or section == "data" or (section == "train" and not drawing)
 
 
 @torch.no_grad()

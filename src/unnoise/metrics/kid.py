@@ -24,8 +24,12 @@ def mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
 
 def kernel_inception_distance(
     features1, features2, subsets: int = KID_SUBSETS, subset_size: int = KID_SUBSET_SIZE, seed: int = 0
-) -> tuple[float, float]:
-    """Mean and standard deviation of MMD^2_u over `subsets` random subsets of min(subset_size, n1, n2) rows each."""
+) -> tuple[float, float | None]:
+    """Mean and standard deviation of MMD^2_u over `subsets` random subsets of min(subset_size, n1, n2) rows each.
+
+    The standard deviation is None where n1 = n2 <= subset_size: every subset is then both sets whole, so the
+    estimates are one number and their spread (zero up to rounding) says nothing of the estimate's uncertainty.
+    """
     x, y = np.asarray(features1, dtype=np.float64), np.asarray(features2, dtype=np.float64)  # (n1, d), (n2, d)
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
         raise ValueError(f"need features (n1, d) and (n2, d), got {x.shape} and {y.shape}")
@@ -39,4 +43,10 @@ def kernel_inception_distance(
         )
         for _ in range(subsets)
     ]
-    return float(np.mean(estimates)), float(np.std(estimates))
+    spread = None if size == x.shape[0] == y.shape[0] else float(np.std(estimates))
+    return float(np.mean(estimates)), spread
+
+
+def kid_std_text(std: float | None, scale: float = 1.0, decimals: int = 4) -> str:
+    """KID's standard deviation (times scale) for a table or a log line: "n/a" where none could be measured."""
+    return "n/a" if std is None else f"{scale * std:.{decimals}f}"

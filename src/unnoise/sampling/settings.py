@@ -133,16 +133,16 @@ class SampleSettings:
             f"variance must be one of {', '.join(VARIANCES)}, got {self.variance!r}",
             "variance",
         )
-        check(
-            is_number(self.guidance),
-            f"guidance must be a finite number, got {self.guidance}",
-            "guidance",
-        )
-        check(
-            self.prior_guidance is None or is_number(self.prior_guidance),
-            f"prior_guidance must be a finite number, got {self.prior_guidance}",
-            "prior_guidance",
-        )
+        # A scale below 0 would push away from the request: no recipe of the field asks for it, and a typo should not
+        # quietly draw the opposite of what was asked (negative_prompt is the way to steer away from something).
+        for name in ("guidance", "prior_guidance"):
+            value = getattr(self, name)
+            check(
+                (value is None and name == "prior_guidance") or (is_number(value) and value >= 0),
+                f"{name} must be a finite number >= 0 (0: the unconditional model, 1: the conditional model alone), "
+                f"got {value}",
+                name,
+            )
         for name in ("prompt", "negative_prompt"):
             value = getattr(self, name)
             check(value is None or isinstance(value, str), f"{name} must be text, got {value!r}", name)

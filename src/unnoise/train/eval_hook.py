@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..errors import check
 from ..metrics.images import as_reference, evaluate_images
+from ..metrics.kid import kid_std_text
 from ..metrics.reference import ReferenceStatistics
 from ..runs import EVAL_COLUMNS, EVAL_LOG_FILE, JSON_LOG_FILE, LOG_FILE, read_log
 from ..sampling.settings import SampleSettings
@@ -74,7 +75,7 @@ class EvalHook(Hook):
                 for name in ("kid", "fid"):
                     hook.writer.add_scalar(name, row[name], trainer.step)
         log.info(
-            f"step {row['step']}: KID {row['kid']:.4f} +- {row['kid_std']:.4f}, FID {row['fid']:.1f} "
+            f"step {row['step']}: KID {row['kid']:.4f} +- {kid_std_text(row['kid_std'])}, FID {row['fid']:.1f} "
             f"(n = {row['n']}; measuring took {row['seconds']:.0f} s, NFE {trainer.objective.nfe(settings)} per image)"
         )
         self.last_step = trainer.step
