@@ -103,6 +103,40 @@ RECIPES = {
         "flow matching, L1, learning rate 2e-3, batches of 8: four times the steps at equal images",
         {"diffusion.objective": "flow", "diffusion.loss": "l1", "train.lr": 2e-3, "train.batch_size": 8},
     ),
+    "flow-l1-b16-uncertainty": (
+        "celeba32's recipe (flow matching, L1, 2e-3, batches of 16) with EDM2's learned per-noise-level weighting",
+        {
+            "diffusion.objective": "flow",
+            "diffusion.loss": "l1",
+            "diffusion.weighting": "uncertainty",
+            "train.lr": 2e-3,
+            "train.batch_size": 16,
+        },
+    ),
+    "edm-wide-b16": (
+        "EDM, L2, ln sigma ~ N(0, 1.6^2) (about flow matching's spread of noise levels), 2e-3, batches of 16",
+        {
+            "diffusion.objective": "edm",
+            "diffusion.loss": "l2",
+            "diffusion.weighting": "uniform",
+            "diffusion.p_mean": 0.0,
+            "diffusion.p_std": 1.6,
+            "train.lr": 2e-3,
+            "train.batch_size": 16,
+        },
+    ),
+    "edm-wide-b16-uncertainty": (
+        "edm-wide-b16 with EDM2's learned per-noise-level weighting",
+        {
+            "diffusion.objective": "edm",
+            "diffusion.loss": "l2",
+            "diffusion.weighting": "uncertainty",
+            "diffusion.p_mean": 0.0,
+            "diffusion.p_std": 1.6,
+            "train.lr": 2e-3,
+            "train.batch_size": 16,
+        },
+    ),
     "flow-logit": (
         "flow matching, t logit-normal, L2",
         {

@@ -71,7 +71,7 @@ class DiffusionConfig:
     beta_end: float = 0.02
     loss: str = "l2"  # l2 | l1 | huber
     prediction: str = "eps"  # what the network predicts: eps | x0 | v
-    weighting: str = "uniform"  # uniform | min_snr (Hang et al. 2023)
+    weighting: str = "uniform"  # uniform | min_snr (ddpm; Hang et al. 2023) | uncertainty (edm, flow; EDM2)
     min_snr_gamma: float = 5.0
     zero_terminal_snr: bool = False  # rescale the schedule so alpha_bar_T = 0 (Lin et al. 2024); needs x0 or v
     sigma_data: float = 0.5  # edm: the data's standard deviation in the preconditioning
@@ -389,7 +389,7 @@ def validate(config: RunConfig) -> None:
     d, m, t, data, c = config.diffusion, config.model, config.train, config.data, config.condition
     s = config.sampling
     ddpm_settings_fit = d.objective == "ddpm" or (
-        d.prediction == "eps" and d.weighting == "uniform" and not d.zero_terminal_snr
+        d.prediction == "eps" and d.weighting in ("uniform", "uncertainty") and not d.zero_terminal_snr
     )
     checks = [
         (
@@ -399,9 +399,20 @@ def validate(config: RunConfig) -> None:
         ),
         (
             ddpm_settings_fit,
-            f"diffusion.prediction, diffusion.weighting and diffusion.zero_terminal_snr belong to objective ddpm; "
-            f"diffusion.objective {d.objective} has its own target and weighting",
+            f"diffusion.prediction, diffusion.zero_terminal_snr and diffusion.weighting min_snr belong to objective "
+            f"ddpm; diffusion.objective {d.objective} has its own target and weighting",
             ("diffusion.prediction", "diffusion.weighting", "diffusion.zero_terminal_snr", "diffusion.objective"),
+        ),
+        (
+            d.weighting != "uncertainty" or d.objective != "ddpm",
+            "diffusion.weighting uncertainty (EDM2's learned weighting) weighs the edm and flow objectives' losses; "
+            "objective ddpm takes uniform or min_snr",
+            ("diffusion.weighting", "diffusion.objective"),
+        ),
+        (
+            d.weighting != "uncertainty" or c.kind != "clip" or config.model.family != "diffusion",
+            "diffusion.weighting uncertainty is not built for unCLIP runs (condition.kind clip); leave it uniform",
+            ("diffusion.weighting", "condition.kind"),
         ),
         (
             d.sigma_data > 0 and d.p_std > 0,

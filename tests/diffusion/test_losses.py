@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from unnoise.diffusion.losses import denoising_loss, min_snr_weight, prediction_loss
+from unnoise.diffusion.losses import denoising_loss, min_snr_weight, prediction_loss, uncertainty_weighted_loss
 from unnoise.diffusion.parameterization import eps_and_x0, training_target, velocity
 from unnoise.diffusion.process import q_sample
 from unnoise.diffusion.schedules import make_schedule
@@ -39,6 +39,21 @@ def test_velocity_is_the_rotation_of_eps_and_x0():
     x0, eps = torch.tensor([[1.0]]), torch.tensor([[3.0]])
     half = torch.tensor([0.5], dtype=torch.float64)
     assert velocity(x0, eps, half).item() == pytest.approx((3.0 - 1.0) / 2**0.5)
+
+
+def test_uncertainty_weighting_against_its_formula_and_its_optimum():
+    per_sample = torch.tensor([0.5, 2.0, 0.1], dtype=torch.float64)
+    log_variance = torch.tensor([0.0, 1.0, -2.0], dtype=torch.float64)
+    expected = sum(loss / torch.e**u + u for loss, u in zip([0.5, 2.0, 0.1], [0.0, 1.0, -2.0])) / 3
+    assert uncertainty_weighted_loss(per_sample, log_variance).item() == pytest.approx(expected, rel=1e-12)
+    # Minimised over u, each sample's u is the log of its loss (EDM2: u tracks ln E[L | sigma]).
+    u = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.SGD([u], lr=0.5)
+    for _ in range(300):
+        optimizer.zero_grad()
+        uncertainty_weighted_loss(per_sample, u).backward()
+        optimizer.step()
+    assert u.detach().tolist() == pytest.approx(per_sample.log().tolist(), abs=1e-6)
 
 
 def test_min_snr_weights():

@@ -2,20 +2,22 @@
 trains.
 """
 
+import json
+
 import pytest
 import torch
 
 import unnoise
 from tests.conftest import tiny_config
 from tests.diffusion.test_samplers import gaussian_network
-from unnoise.config import override
+from unnoise.config import override, validate
 from unnoise.diffusion.denoiser import TIME_SCALE, signal_scale
 from unnoise.diffusion.edm import c_in, c_out, c_skip
 from unnoise.diffusion.guidance import GuidedNetwork
 from unnoise.diffusion.samplers import SOLVERS
 from unnoise.families import objective_for
 from unnoise.models.conditioning import Condition
-from unnoise.runs import read_log
+from unnoise.runs import JSON_LOG_FILE, read_log
 from unnoise.sampling.settings import SampleSettings
 
 MEAN, STD = 0.3, 0.2
@@ -155,6 +157,53 @@ def test_a_resumed_run_of_each_formulation_equals_an_uninterrupted_one(objective
     a = unnoise.load_run(tmp_path / "straight", device="cpu").model.state_dict()
     b = unnoise.load_run(tmp_path / "stopped", device="cpu").model.state_dict()
     assert all(torch.equal(a[key], b[key]) for key in a)
+
+
+@pytest.mark.parametrize("objective", ["edm", "flow"])
+def test_uncertainty_weighting_learns_a_weight_per_noise_level_and_samples_with_the_bare_network(objective, tmp_path):
+    """EDM2's weighting: u(sigma) starts at zero (the first step's loss is the unweighted one) and learns
+    ln E[L | sigma], where the weighted loss L e^-u + u = 1 + ln L lies below L; it resumes exactly, and sampling never
+    calls it."""
+    base = override(
+        config_for(objective, weighting="uncertainty"),
+        {"train.batch_size": 16, "train.log_every": 1, "train.checkpoint_every": 0, "model.base_channels": 16},
+    )
+    unnoise.train(override(base, {"train.steps": 60}), out=tmp_path / "run", progress=False)
+    log = [json.loads(line) for line in (tmp_path / "run" / JSON_LOG_FILE).read_text().splitlines()]
+    assert float(log[0]["loss"]) == pytest.approx(float(log[0]["unweighted_loss"]), rel=1e-5)
+    assert float(log[-1]["unweighted_loss"]) < 0.6 * float(log[0]["unweighted_loss"])
+    assert all(float(row["loss"]) < float(row["unweighted_loss"]) for row in log[-10:])
+    run = unnoise.load_run(tmp_path / "run", device="cpu")
+    network = run.objective.sampling_network(run.model)
+    assert network is run.model.network
+    if objective == "flow":
+        # At t = 0 the velocity eps - x_0 holds noise no network can know (error variance 1); at t = 1, x_t is that
+        # noise and only x_0 is unknown (the data's variance, below 1): the learned weight tells them apart.
+        u_start, u_end = run.model.log_variance(torch.tensor([0.0, TIME_SCALE])).tolist()
+        assert u_start > u_end
+    # Sampling uses the bare network: the same images from the wrapper and from the U-Net it holds.
+    settings = SampleSettings(n=2, steps=3, seed=4)
+    bare = run.objective.generate(network, settings)
+    assert torch.equal(run.sample(settings), bare)
+
+    unnoise.train(override(base, {"train.steps": 6}), out=tmp_path / "straight", progress=False)
+    unnoise.train(
+        override(base, {"train.steps": 3, "train.checkpoint_every": 3}), out=tmp_path / "stopped", progress=False
+    )
+    unnoise.train(override(base, {"train.steps": 6}), out=tmp_path / "stopped", resume=True, progress=False)
+    a = unnoise.load_run(tmp_path / "straight", device="cpu").model.state_dict()
+    b = unnoise.load_run(tmp_path / "stopped", device="cpu").model.state_dict()
+    assert any("log_variance" in key for key in a) and all(torch.equal(a[key], b[key]) for key in a)
+
+
+def test_uncertainty_weighting_is_refused_where_it_is_not_built(tmp_path):
+    with pytest.raises(unnoise.UserError, match="objective ddpm takes uniform or min_snr"):
+        unnoise.train(config_for("ddpm", weighting="uncertainty"), out=tmp_path / "ddpm", progress=False)
+    with pytest.raises(unnoise.UserError, match="belong to objective ddpm"):
+        unnoise.train(config_for("flow", weighting="min_snr"), out=tmp_path / "flow", progress=False)
+    unclip = override(config_for("flow", weighting="uncertainty"), {"condition.kind": "clip"})
+    with pytest.raises(unnoise.UserError, match="not built for unCLIP runs"):
+        validate(unclip)
 
 
 def test_settings_that_belong_to_ddpm_are_refused_for_the_other_formulations(tmp_path):

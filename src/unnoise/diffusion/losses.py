@@ -1,4 +1,5 @@
-"""The training objective: a regression of the network onto eps, x_0 or v, uniformly or min-SNR weighted."""
+"""The training objective: a regression of the network onto eps, x_0 or v, uniformly, min-SNR or uncertainty
+weighted."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from .parameterization import training_target
 from .process import q_sample
 
 LOSS_NAMES = ("l2", "l1", "huber")
-WEIGHTINGS = ("uniform", "min_snr")
+# uniform and min_snr weigh DDPM's loss; uncertainty (a learned weight per noise level) the EDM and flow losses.
+WEIGHTINGS = ("uniform", "min_snr", "uncertainty")
 
 
 def prediction_loss(predicted: torch.Tensor, target: torch.Tensor, kind: str = "l2") -> torch.Tensor:
@@ -24,6 +26,14 @@ def prediction_loss(predicted: torch.Tensor, target: torch.Tensor, kind: str = "
     else:
         raise UserError(f"unknown loss {kind!r}; choose one of {', '.join(LOSS_NAMES)}")
     return elementwise.flatten(1).mean(dim=1)
+
+
+def uncertainty_weighted_loss(per_sample: torch.Tensor, log_variance: torch.Tensor) -> torch.Tensor:
+    """mean_i L_i / e^(u_i) + u_i: each sample's loss L_i (B,) weighed by the learned log-variance u_i (B,) of its noise
+    level  (EDM2, Karras et al. 2024, eq. 21). Minimised over u at u = ln E[L | noise level], it evens out how much
+    each noise level contributes."""
+    log_variance = log_variance.to(per_sample.dtype)
+    return (per_sample / log_variance.exp() + log_variance).mean()
 
 
 def min_snr_weight(snr: torch.Tensor, gamma: float, prediction: str) -> torch.Tensor:

@@ -13,8 +13,10 @@ import torch
 from torch import nn
 
 from ..diffusion.denoiser import DenoiserLike
+from ..diffusion.losses import prediction_loss, uncertainty_weighted_loss
 from ..diffusion.samplers import count_nfe
 from ..errors import UserError
+from ..models.log_variance import WithLogVariance
 from ..sampling.generation import generate
 from ..sampling.requests import request_condition
 from ..sampling.settings import SampleSettings
@@ -56,6 +58,23 @@ class DenoisingObjective(Objective):
         return self.spacings[0]
 
     # --- shared ---
+
+    def regression_loss(
+        self, network: nn.Module, condition, x: torch.Tensor, time: torch.Tensor, target: torch.Tensor
+    ) -> torch.Tensor:
+        """The mean over the micro-batch of diffusion.loss between network(x, time) and target, each sample weighed by
+        its noise level's learned log-variance where diffusion.weighting is uncertainty (EDM2); the log then also shows
+        the unweighted loss, comparable with runs without it."""
+        d = self.config.diffusion
+        if d.weighting != "uncertainty":
+            return prediction_loss(conditioned(network, condition)(x, time), target, d.loss).mean()
+        output, log_variance = conditioned(network, condition)(x, time, log_variance=True)
+        per_sample = prediction_loss(output, target, d.loss)
+        self.tally("unweighted_loss", per_sample.mean())
+        return uncertainty_weighted_loss(per_sample, log_variance)
+
+    def sampling_network(self, model: nn.Module) -> nn.Module:
+        return model.network if isinstance(model, WithLogVariance) else model
 
     def resolve(self, settings: SampleSettings) -> SampleSettings:
         """Fill what the settings leave open from the run's sampling config, then from the formulation's defaults."""

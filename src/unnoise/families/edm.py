@@ -8,9 +8,8 @@ from torch import nn
 from ..diffusion.denoiser import TIME_SCALE, EDMDenoiser
 from ..diffusion.edm import c_in, c_noise, network_target, perturb, training_sigma
 from ..diffusion.grids import karras_grid
-from ..diffusion.losses import prediction_loss
 from ..errors import check
-from .denoising import DenoisingObjective, conditioned
+from .denoising import DenoisingObjective
 
 # Noise levels of the forward-process picture, from the image to sigma_max's pure noise.
 PICTURE_SIGMAS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.5, 80.0)
@@ -30,11 +29,9 @@ class EDMObjective(DenoisingObjective):
     def loss(self, network: nn.Module, x0: torch.Tensor, draws: dict[str, torch.Tensor], condition) -> torch.Tensor:
         """mean lambda(sigma) ||D(x_0 + sigma eps; sigma) - x_0||^2, computed as ||F - F_target||^2 (EDM eq. 2, 8)."""
         d, sigma, noise = self.config.diffusion, draws["sigma"], draws["noise"]
-        x = perturb(x0, noise, sigma)
-        output = conditioned(network, condition)(
-            c_in(sigma, d.sigma_data).reshape(-1, 1, 1, 1) * x, TIME_SCALE * c_noise(sigma)
-        )
-        return prediction_loss(output, network_target(x0, noise, sigma, d.sigma_data), d.loss).mean()
+        x = c_in(sigma, d.sigma_data).reshape(-1, 1, 1, 1) * perturb(x0, noise, sigma)
+        target = network_target(x0, noise, sigma, d.sigma_data)
+        return self.regression_loss(network, condition, x, TIME_SCALE * c_noise(sigma), target)
 
     def denoiser_for(self, network) -> EDMDenoiser:
         return EDMDenoiser(network, self.config.diffusion.sigma_data)

@@ -8,9 +8,8 @@ from torch import nn
 from ..diffusion.denoiser import TIME_SCALE, FlowDenoiser
 from ..diffusion.flow import flow_interpolate, logit_normal_time, uniform_time_grid, velocity_target
 from ..diffusion.grids import karras_grid
-from ..diffusion.losses import prediction_loss
 from ..errors import check
-from .denoising import DenoisingObjective, conditioned
+from .denoising import DenoisingObjective
 
 # Times of the forward-process picture: the image, five steps of fading, pure noise.
 PICTURE_TIMES = (0.0, 0.05, 0.1, 0.2, 0.4, 0.7, 1.0)
@@ -33,8 +32,8 @@ class FlowObjective(DenoisingObjective):
     def loss(self, network: nn.Module, x0: torch.Tensor, draws: dict[str, torch.Tensor], condition) -> torch.Tensor:
         """mean ||v(x_t, t) - (eps - x_0)||^2 with x_t = (1 - t) x_0 + t eps  (conditional flow matching)."""
         t, noise = draws["t"], draws["noise"]
-        output = conditioned(network, condition)(flow_interpolate(x0, noise, t), TIME_SCALE * t)
-        return prediction_loss(output, velocity_target(x0, noise), self.config.diffusion.loss).mean()
+        x_t = flow_interpolate(x0, noise, t)
+        return self.regression_loss(network, condition, x_t, TIME_SCALE * t, velocity_target(x0, noise))
 
     def denoiser_for(self, network) -> FlowDenoiser:
         return FlowDenoiser(network)

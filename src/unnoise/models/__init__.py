@@ -11,6 +11,7 @@ from .conditioning import TEXT_CHANNELS, Condition
 __all__ = ["ARCHITECTURES", "FAMILIES", "Condition", "build_model", "count_parameters", "network_for"]
 from .clip import CLIP
 from .gan import GAN
+from .log_variance import WithLogVariance
 from .prior import EmbeddingPrior
 from .toy_unet import ToyUNet
 from .unclip import UnCLIP
@@ -110,9 +111,12 @@ def network_for(config) -> nn.Module:
             "condition.kind attributes needs data with attributes (builtin or celeba); this run has none",
             settings=("condition.kind",),
         )
-    return build_model(
+    network = build_model(
         config.model, config.data.image_size, attribute_count=attribute_count, text_channels=text_channels
     )
+    # EDM2's uncertainty weighting learns its weights beside the network; runs without it keep the bare network.
+    uncertainty = config.model.family == "diffusion" and config.diffusion.weighting == "uncertainty"
+    return WithLogVariance(network) if uncertainty else network
 
 
 def clip_of(clip_network: dict) -> CLIP:
