@@ -351,24 +351,32 @@ FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
     "clip": {"condition.kind": "text", "condition.drop_prob": 0.0, "train.batch_size": 128},
 }
 # How many times the preset's training images a family sees, where its batches differ from the preset's: its steps
-# (and warm-up steps) are the preset's scaled to that many images at its own batch size, unless given. CLIP sees four
-# times the images (celeba32's CLIP: 1,400 steps of 128 against the preset's 44,800 images, as measured in
-# benchmarks/RESULTS.md), so a change of the preset's batch size does not change the CLIP's training.
+# (and warm-up steps) are the preset's scaled to that many images at its own batch size (accumulation counted), unless
+# given. A CLIP costs a fraction of a U-Net per image, so four times the images take about the preset's own time
+# (celeba32's CLIP, as measured in benchmarks/RESULTS.md: 1,400 steps of 128, 179,200 images, in about 7 minutes, the
+# preset's 44,800 in 5-8); a change of the preset's batch size then leaves the CLIP's training as it was.
 FAMILY_IMAGES = {"clip": 4}
 
 
 # What choosing an objective other than ddpm changes in a preset, unless given as flags: its DDPM-only settings go back
-# to their defaults (a preset's min-SNR weighting, say, belongs to its DDPM objective).
+# to their defaults; and a weighting the chosen objective does not take goes back to uniform (a preset's min-SNR
+# weighting, say, belongs to its DDPM objective).
 DDPM_ONLY_DEFAULTS = {
     "diffusion.prediction": "eps",
-    "diffusion.weighting": "uniform",
     "diffusion.zero_terminal_snr": False,
+}
+# The loss weightings each objective takes: min-SNR is DDPM's (Hang et al. 2023), uncertainty (EDM2) is built for the
+# edm and flow losses.
+OBJECTIVE_WEIGHTINGS = {
+    "ddpm": ("uniform", "min_snr"),
+    "edm": ("uniform", "uncertainty"),
+    "flow": ("uniform", "uncertainty"),
 }
 
 
 def with_family(config: RunConfig, family: str, overrides: dict[str, Any] | None = None) -> RunConfig:
-    """config as a `family` run: its FAMILY_DEFAULTS (and DDPM_ONLY_DEFAULTS for another objective), its steps from
-    FAMILY_IMAGES, then the overrides (flags the user gave) on top.
+    """config as a `family` run: its FAMILY_DEFAULTS (and DDPM_ONLY_DEFAULTS for another objective, a weighting it
+    takes), its steps from FAMILY_IMAGES, then the overrides (flags the user gave) on top.
 
     An unknown family gets no defaults here; validate() refuses it with the one message for that.
     """
@@ -376,9 +384,13 @@ def with_family(config: RunConfig, family: str, overrides: dict[str, Any] | None
     objective = overrides.get("diffusion.objective", config.diffusion.objective)
     ddpm_only = DDPM_ONLY_DEFAULTS if objective != "ddpm" else {}
     defaults = {**FAMILY_DEFAULTS.get(family, {}), **ddpm_only, "model.family": family}
+    if config.diffusion.weighting not in OBJECTIVE_WEIGHTINGS.get(objective, WEIGHTINGS):
+        defaults["diffusion.weighting"] = "uniform"
     if family in FAMILY_IMAGES:
         batch = overrides.get("train.batch_size", defaults.get("train.batch_size", config.train.batch_size))
-        scale = FAMILY_IMAGES[family] * config.train.batch_size / batch
+        accum = overrides.get("train.accum", config.train.accum)
+        preset_images = config.train.batch_size * config.train.accum
+        scale = FAMILY_IMAGES[family] * preset_images / (batch * accum)
         defaults["train.steps"] = max(1, round(config.train.steps * scale))
         defaults["train.warmup_steps"] = round(config.train.warmup_steps * scale)
     return override(config, {**defaults, **overrides})
@@ -388,9 +400,9 @@ def validate(config: RunConfig) -> None:
     """Reject settings no run can use: UserError with one line naming the setting (data.image_size, ...)."""
     d, m, t, data, c = config.diffusion, config.model, config.train, config.data, config.condition
     s = config.sampling
-    ddpm_settings_fit = d.objective == "ddpm" or (
-        d.prediction == "eps" and d.weighting in ("uniform", "uncertainty") and not d.zero_terminal_snr
-    )
+    diffusion = config.model.family == "diffusion"
+    ddpm_settings_fit = d.objective == "ddpm" or (d.prediction == "eps" and not d.zero_terminal_snr)
+    weightings = OBJECTIVE_WEIGHTINGS.get(d.objective, WEIGHTINGS)
     checks = [
         (
             d.objective in OBJECTIVES,
@@ -398,19 +410,24 @@ def validate(config: RunConfig) -> None:
             ("diffusion.objective",),
         ),
         (
-            ddpm_settings_fit,
-            f"diffusion.prediction, diffusion.zero_terminal_snr and diffusion.weighting min_snr belong to objective "
-            f"ddpm; diffusion.objective {d.objective} has its own target and weighting",
-            ("diffusion.prediction", "diffusion.weighting", "diffusion.zero_terminal_snr", "diffusion.objective"),
+            d.weighting in WEIGHTINGS,
+            f"diffusion.weighting must be one of {', '.join(WEIGHTINGS)}, got {d.weighting!r}",
+            ("diffusion.weighting",),
         ),
         (
-            d.weighting != "uncertainty" or d.objective != "ddpm",
-            "diffusion.weighting uncertainty (EDM2's learned weighting) weighs the edm and flow objectives' losses; "
-            "objective ddpm takes uniform or min_snr",
+            ddpm_settings_fit,
+            f"diffusion.prediction and diffusion.zero_terminal_snr belong to diffusion.objective ddpm; "
+            f"diffusion.objective {d.objective} has its own target",
+            ("diffusion.prediction", "diffusion.zero_terminal_snr", "diffusion.objective"),
+        ),
+        (
+            not diffusion or d.weighting in weightings,
+            f"diffusion.weighting {d.weighting} does not weigh diffusion.objective {d.objective}'s loss; it takes "
+            f"{' or '.join(weightings)}",
             ("diffusion.weighting", "diffusion.objective"),
         ),
         (
-            d.weighting != "uncertainty" or c.kind != "clip" or config.model.family != "diffusion",
+            not diffusion or d.weighting != "uncertainty" or c.kind != "clip",
             "diffusion.weighting uncertainty is not built for unCLIP runs (condition.kind clip); leave it uniform",
             ("diffusion.weighting", "condition.kind"),
         ),
@@ -549,11 +566,6 @@ def validate(config: RunConfig) -> None:
             d.prediction in PREDICTIONS,
             f"diffusion.prediction must be one of {', '.join(PREDICTIONS)}, got {d.prediction!r}",
             ("diffusion.prediction",),
-        ),
-        (
-            d.weighting in WEIGHTINGS,
-            f"diffusion.weighting must be one of {', '.join(WEIGHTINGS)}, got {d.weighting!r}",
-            ("diffusion.weighting",),
         ),
         (
             d.min_snr_gamma > 0,

@@ -53,6 +53,13 @@ def test_a_float_tiff_in_0_to_1_is_read_as_its_grey_levels(tmp_path):
     assert np.array_equal(grey, np.rint(ramp * 255).astype(np.uint8))
 
 
+def test_float_images_in_minus_one_to_one_and_with_nan_or_infinity_are_read_by_their_finite_values():
+    signed = Image.fromarray(np.array([[-1.0, 0.0], [0.5, 1.0]], dtype=np.float32))
+    assert np.asarray(to_rgb(signed))[..., 0].tolist() == [[0, 128], [191, 255]]
+    broken = Image.fromarray(np.array([[np.nan, np.inf], [0.5, -np.inf]], dtype=np.float32))
+    assert np.asarray(to_rgb(broken))[..., 0].tolist() == [[0, 255], [128, 0]]  # one inf does not darken the rest
+
+
 def test_palette_images_with_and_without_transparency(tmp_path):
     palette = Image.new("P", (4, 4), 1)
     palette.putpalette([0, 0, 0, 200, 30, 40] + [0] * 762)

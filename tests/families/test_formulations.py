@@ -10,7 +10,7 @@ import torch
 import unnoise
 from tests.conftest import tiny_config
 from tests.diffusion.test_samplers import gaussian_network
-from unnoise.config import override, validate
+from unnoise.config import override, validate, with_family
 from unnoise.diffusion.denoiser import TIME_SCALE, signal_scale
 from unnoise.diffusion.edm import c_in, c_out, c_skip
 from unnoise.diffusion.guidance import GuidedNetwork
@@ -19,6 +19,7 @@ from unnoise.families import objective_for
 from unnoise.models.conditioning import Condition
 from unnoise.runs import JSON_LOG_FILE, read_log
 from unnoise.sampling.settings import SampleSettings
+from unnoise.train.hooks import loss_parts
 
 MEAN, STD = 0.3, 0.2
 
@@ -173,6 +174,8 @@ def test_uncertainty_weighting_learns_a_weight_per_noise_level_and_samples_with_
     assert float(log[0]["loss"]) == pytest.approx(float(log[0]["unweighted_loss"]), rel=1e-5)
     assert float(log[-1]["unweighted_loss"]) < 0.6 * float(log[0]["unweighted_loss"])
     assert all(float(row["loss"]) < float(row["unweighted_loss"]) for row in log[-10:])
+    steps, unweighted = loss_parts(tmp_path / "run")["unweighted_loss"]  # loss.png draws it beside the loss
+    assert steps == [row["step"] for row in log] and (tmp_path / "run" / "loss.png").exists()
     run = unnoise.load_run(tmp_path / "run", device="cpu")
     network = run.objective.sampling_network(run.model)
     assert network is run.model.network
@@ -196,18 +199,28 @@ def test_uncertainty_weighting_learns_a_weight_per_noise_level_and_samples_with_
     assert any("log_variance" in key for key in a) and all(torch.equal(a[key], b[key]) for key in a)
 
 
-def test_uncertainty_weighting_is_refused_where_it_is_not_built(tmp_path):
-    with pytest.raises(unnoise.UserError, match="objective ddpm takes uniform or min_snr"):
+def test_each_objective_takes_its_own_weightings_and_choosing_an_objective_keeps_one_it_takes(tmp_path):
+    with pytest.raises(
+        unnoise.UserError, match="uncertainty does not weigh diffusion.objective ddpm's loss; it takes "
+    ):
         unnoise.train(config_for("ddpm", weighting="uncertainty"), out=tmp_path / "ddpm", progress=False)
-    with pytest.raises(unnoise.UserError, match="belong to objective ddpm"):
+    with pytest.raises(unnoise.UserError, match="min_snr does not weigh diffusion.objective flow's loss"):
         unnoise.train(config_for("flow", weighting="min_snr"), out=tmp_path / "flow", progress=False)
+    with pytest.raises(unnoise.UserError, match="diffusion.weighting must be one of uniform, min_snr, uncertainty"):
+        validate(config_for("edm", weighting="bogus"))
     unclip = override(config_for("flow", weighting="uncertainty"), {"condition.kind": "clip"})
     with pytest.raises(unnoise.UserError, match="not built for unCLIP runs"):
         validate(unclip)
+    validate(override(config_for("ddpm", weighting="uncertainty"), {"model.family": "vae"}))  # a VAE has no weighting
+    # Another objective keeps a weighting it takes and drops one it does not (the API's with_family, as the CLI's).
+    assert with_family(config_for("edm", weighting="uncertainty"), "diffusion").diffusion.weighting == "uncertainty"
+    min_snr = config_for("ddpm", weighting="min_snr")
+    assert with_family(min_snr, "diffusion", {"diffusion.objective": "flow"}).diffusion.weighting == "uniform"
+    assert with_family(min_snr, "diffusion").diffusion.weighting == "min_snr"
 
 
 def test_settings_that_belong_to_ddpm_are_refused_for_the_other_formulations(tmp_path):
-    with pytest.raises(unnoise.UserError, match="belong to objective ddpm"):
+    with pytest.raises(unnoise.UserError, match="belong to diffusion.objective ddpm"):
         unnoise.train(config_for("edm", prediction="v"), out=tmp_path / "run", progress=False)
     with pytest.raises(unnoise.UserError, match="spacing uniform does not apply to objective edm"):
         objective_for(config_for("edm")).grid(SampleSettings(sampler="heun", steps=4, spacing="uniform"))

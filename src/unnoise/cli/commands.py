@@ -35,7 +35,7 @@ from ..viz import check_picture_path, display_scale, labelled_rows, save_grid, s
 from ..viz.noising import noising_strip, square_pixels
 from .demo import demo
 from .flags import as_flags, attach_dashed_values, config_overrides, sample_fields
-from .parser import UsageError, build_parser
+from .parser import UsageError, build_parser, parse_command_line
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -446,7 +446,7 @@ class LevelFormatter(logging.Formatter):
 def main(argv: Sequence[str] | None = None) -> int:
     configure_logging()
     try:
-        arguments = build_parser().parse_args(attach_dashed_values(sys.argv[1:] if argv is None else argv))
+        arguments = parse_command_line(build_parser(), attach_dashed_values(sys.argv[1:] if argv is None else argv))
         return COMMANDS[arguments.command](arguments)
     except UserError as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__

@@ -61,6 +61,7 @@ SETTING_HELP = {
     "model.clip_text_layers": "CLIP: 0 = an MLP on the text encoder's pooled vector, N = N trained transformer layers",
     "model.prior_width": "unCLIP: the prior MLP's width",
     "model.prior_blocks": "unCLIP: the prior MLP's residual blocks",
+    "diffusion.weighting": "min_snr for --objective ddpm, uncertainty (EDM2's learned weighting) for edm and flow",
 }
 
 
@@ -117,6 +118,7 @@ def add_config_flags(parser: argparse.ArgumentParser, reads: Callable[[str], boo
             if setting in SETTING_VALUES:
                 shown = default or "the objective's"
                 options["help"] = "one of " + ", ".join(SETTING_VALUES[setting]) + f" (default {shown})"
+                options["help"] += f": {SETTING_HELP[setting]}" if setting in SETTING_HELP else ""
             elif setting in SETTING_HELP:
                 options["help"] = f"{SETTING_HELP[setting]} (default {default!r})"
             group.add_argument(flag_of(setting), **options)

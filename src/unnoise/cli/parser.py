@@ -29,6 +29,18 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(self.prog, message)
 
 
+def parse_command_line(parser: Parser, argv: list[str]) -> argparse.Namespace:
+    """The parsed command line; flags the command does not take are a UsageError naming the command (argparse would
+    name only "unnoise"), and for train-clip, which hides what a CLIP does not read, where to look."""
+    arguments, unknown = parser.parse_known_args(argv)
+    if unknown:
+        hint = ""
+        if arguments.command == "train-clip":
+            hint = " (train-clip takes only the settings a CLIP reads; unnoise train-clip --help lists them)"
+        raise UsageError(f"unnoise {arguments.command}", f"unrecognized arguments: {' '.join(unknown)}{hint}")
+    return arguments
+
+
 def file_path(text: str) -> Path:
     """A file to write: Path("") would be ".", the current folder."""
     if not text.strip():

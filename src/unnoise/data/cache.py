@@ -24,7 +24,7 @@ from .decoding import DecodePlan, decode_in_memory
 from .warn import collected_warnings, logger
 
 # Bump whenever decoding, cropping or resizing changes, so caches built by older code stop matching.
-CACHE_FORMAT_VERSION = 2
+CACHE_FORMAT_VERSION = 3
 
 
 def cache_directory(cache_dir: str | Path | None = None) -> Path:

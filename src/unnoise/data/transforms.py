@@ -57,18 +57,35 @@ def refuse_above(max_pixels: int | None, width: int, height: int) -> None:
         )
 
 
-def to_rgb(image: Image.Image) -> Image.Image:
-    """Convert any PIL mode to RGB; alpha is composited onto white, 16-bit is scaled to 8-bit, float from 0..1."""
-    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
-        # PIL's own conversion clips 16-bit values at 255 instead of scaling them.
+SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+
+
+def eight_bit_gray(image: Image.Image) -> Image.Image:
+    """A single-channel 16-bit, 32-bit or float image as 8-bit gray (mode L); any other mode as it is.
+
+    PIL's own conversion clips such values at 255, so 16-bit values are scaled by 1/257 instead, and a float image
+    (scientific TIFFs) is read as 0..1 where its finite values lie in 0..1, as -1..1 where they lie there and some are
+    negative, else as 0..255; NaN is 0 and infinities clip.
+    """
+    if image.mode in SIXTEEN_BIT_MODES:
         values = np.asarray(image).astype(np.float64) / 257.0
-        image = Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8))
-    if image.mode == "F":
-        # 32-bit float (scientific TIFFs): PIL's conversion clips at 0..255, so an image in 0..1 came out black. Values
-        # within 0..1 are that range; others are read as 0..255.
-        values = np.nan_to_num(np.asarray(image, dtype=np.float64))
-        scale = 255.0 if values.size and 0 <= values.min() and values.max() <= 1 else 1.0
-        image = Image.fromarray(np.clip(np.rint(values * scale), 0, 255).astype(np.uint8))
+    elif image.mode == "F":
+        values = np.asarray(image, dtype=np.float64)
+        finite = values[np.isfinite(values)]
+        low, high = (finite.min(), finite.max()) if finite.size else (0.0, 0.0)
+        if -1 <= low < 0 and high <= 1:
+            values = (values + 1) * 127.5
+        elif 0 <= low and high <= 1:
+            values = values * 255.0
+        values = np.nan_to_num(values, nan=0.0, posinf=255.0, neginf=0.0)
+    else:
+        return image
+    return Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8))
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Convert any PIL mode to RGB; alpha is composited onto white, 16-bit and float as eight_bit_gray says."""
+    image = eight_bit_gray(image)
     if image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):

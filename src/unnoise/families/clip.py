@@ -34,9 +34,10 @@ CLIP_MODEL_SETTINGS = frozenset(
 
 
 def clip_reads(setting: str) -> bool:
-    """Whether a CLIP run reads `setting` ("section.field"): no diffusion, sampling, image or FID settings."""
+    """Whether a CLIP run reads `setting` ("section.field"): no diffusion, sampling, image or FID settings (its
+    train.sample_every times its loss.png)."""
     section, name = setting.split(".")
-    drawing = name.startswith(("sample_", "eval_"))  # a CLIP draws no images and has no FID
+    drawing = name in ("sample_count", "sample_steps") or name.startswith("eval_")  # a CLIP draws no images
     return setting in CLIP_MODEL_SETTINGS or section == "data" or (section == "train" and not drawing)
 
 

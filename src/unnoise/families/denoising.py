@@ -74,6 +74,7 @@ class DenoisingObjective(Objective):
         return uncertainty_weighted_loss(per_sample, log_variance)
 
     def sampling_network(self, model: nn.Module) -> nn.Module:
+        """The U-Net alone: an uncertainty-weighted run's u(sigma) only weighs its training loss."""
         return model.network if isinstance(model, WithLogVariance) else model
 
     def resolve(self, settings: SampleSettings) -> SampleSettings:

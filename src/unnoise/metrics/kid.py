@@ -36,6 +36,8 @@ def kernel_inception_distance(
     size = min(subset_size, x.shape[0], y.shape[0])
     if size < 2:
         raise ValueError(f"KID needs at least 2 feature rows on each side, got {x.shape[0]} and {y.shape[0]}")
+    if size == x.shape[0] == y.shape[0]:
+        return mmd2_unbiased(x, y), None  # every subset would be both sets whole: one estimate, no spread to measure
     generator = np.random.default_rng(seed)
     estimates = [
         mmd2_unbiased(
@@ -43,8 +45,7 @@ def kernel_inception_distance(
         )
         for _ in range(subsets)
     ]
-    spread = None if size == x.shape[0] == y.shape[0] else float(np.std(estimates))
-    return float(np.mean(estimates)), spread
+    return float(np.mean(estimates)), float(np.std(estimates))
 
 
 def kid_std_text(std: float | None, scale: float = 1.0, decimals: int = 4) -> str:

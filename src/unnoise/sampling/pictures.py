@@ -22,7 +22,7 @@ import torch
 from PIL import Image, ImageOps
 
 from ..data.decoding import UNREADABLE_IMAGE_ERRORS, open_image
-from ..data.transforms import center_square_box, crop_and_resize, to_rgb
+from ..data.transforms import center_square_box, crop_and_resize, eight_bit_gray, to_rgb
 from ..errors import UserError, check
 
 Picture = Union[str, Path, bytes, Image.Image, torch.Tensor, np.ndarray]
@@ -148,13 +148,9 @@ def open_mask(source: str | Path | bytes, setting: str) -> Image.Image:
 
 
 def gray_mask(image: Image.Image, setting: str) -> Image.Image:
-    """Any mask picture as 8-bit gray: transparency over black, 16-bit scaled, colour refused."""
-    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
-        return Image.fromarray(np.clip(np.rint(np.asarray(image).astype(np.float64) / 257.0), 0, 255).astype(np.uint8))
-    if image.mode == "F":
-        values = np.asarray(image)
-        scale = 255.0 if values.max() <= 1 else 1.0
-        return Image.fromarray(np.clip(np.rint(values * scale), 0, 255).astype(np.uint8))
+    """Any mask picture as 8-bit gray: transparency over black, 16-bit and float as eight_bit_gray reads them, colour
+    refused."""
+    image = eight_bit_gray(image)
     if image.mode == "1" or image.mode == "L":
         return image.convert("L")
     if image.mode == "P" and "transparency" in image.info:

@@ -203,12 +203,32 @@ class SampleGridHook(Hook):
 
 
 def write_loss_curve(run_dir: Path) -> Path | None:
+    """RUN/loss.png: the logged loss and its parts (log.jsonl's *_loss: unweighted_loss, decoder_loss, ...)."""
     rows = read_log(run_dir / LOG_FILE)
     if len(rows) < 2:
         return None
-    steps, losses = [int(row["step"]) for row in rows], [float(row["loss"]) for row in rows]
-    chart = line_chart({"loss": (steps, losses)}, "training loss (mean per log interval)", x_label="step")
+    series = {"loss": ([int(row["step"]) for row in rows], [float(row["loss"]) for row in rows]), **loss_parts(run_dir)}
+    positive = all(value > 0 for _, values in series.values() for value in values)
+    chart = line_chart(
+        series, "training loss (mean per log interval)", x_label="step", log_y=None if positive else False
+    )
     return save_png(chart, run_dir / "loss.png")
+
+
+def loss_parts(run_dir: Path) -> dict[str, tuple[list[int], list[float]]]:
+    """name -> (steps, values) of each part of the loss that log.jsonl holds beside it (none for most runs)."""
+    parts: dict[str, tuple[list[int], list[float]]] = {}
+    for line in read_lines(run_dir / JSON_LOG_FILE):
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut by a crash; the CSV log holds the loss itself
+        for name, value in row.items():
+            if name.endswith("_loss") and isinstance(value, (int, float)):
+                steps, values = parts.setdefault(name, ([], []))
+                steps.append(int(row["step"]))
+                values.append(float(value))
+    return parts
 
 
 class TensorBoardHook(Hook):
