@@ -112,6 +112,7 @@ def test_one_generation_at_a_time_in_order_and_a_full_queue_says_so(web_runs):
     first = jobs.submit(GenerationRequest(n=1, steps=3))
     second = jobs.submit(GenerationRequest(n=1, steps=3))
     assert (jobs.position(first), jobs.position(second)) == (0, 1)
+    assert (second.status, second.step, second.total) == ("queued", 0, 3)  # a waiting job's progress reads 0 of 3
     with pytest.raises(QueueFull, match="2 requests are already waiting"):
         jobs.submit(GenerationRequest(n=1, steps=3))
     jobs.start()

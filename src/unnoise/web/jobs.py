@@ -242,8 +242,9 @@ class JobQueue:
         self.worker.start()
 
     def submit(self, request: GenerationRequest) -> Job:
+        total = request.total(self.run)  # known before it runs, so a waiting job's progress reads "0 of N"
         with self.lock:
-            job = Job(id=f"{next(self.ids)}", request=request)
+            job = Job(id=f"{next(self.ids)}", request=request, total=total)
             try:
                 self.waiting.put_nowait(job)
             except queue.Full:
