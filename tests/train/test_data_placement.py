@@ -37,10 +37,10 @@ def test_memory_mapped_batches_are_byte_identical_to_in_memory_ones(tiny, tmp_pa
 
 def test_small_sets_go_to_the_gpu_and_large_ones_stay_mapped_each_with_its_reason():
     cache = Path("/cache/celeba.uint8")
-    gpu = 80 * 10**9
+    gpu = 80 * 10**9  # free bytes (torch.cuda.mem_get_info), not the card's total
     on_gpu, reason = placement(2_500_000_000, "cuda", gpu, cache)
     assert on_gpu and reason.startswith("data: 2.50 GB of uint8 images on the GPU") and "20.00 GB" in reason
     on_gpu, reason = placement(21 * 10**9, "cuda", gpu, cache)
-    assert not on_gpu and "more than a quarter of the GPU's memory (20.00 GB)" in reason and str(cache) in reason
+    assert not on_gpu and "more than a quarter of the GPU's free memory (20.00 GB)" in reason and str(cache) in reason
     on_gpu, reason = placement(49_152, "cpu", 0, cache)
     assert not on_gpu and reason.startswith("data: 49.2 kB of uint8") and "shared by every process of" in reason

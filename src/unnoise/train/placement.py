@@ -1,4 +1,5 @@
-"""Where the training images live: in GPU memory when they are small beside it, else mapped from the cache file."""
+"""Where the training images live: in GPU memory when they are small beside what is free there, else mapped from the
+cache file."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import torch
 
 from ..data import ImageDataset
 
-# A set takes at most this share of the GPU's memory; the network, its activations and the optimizer need the rest.
+# A set takes at most this share of the GPU's free memory (other processes may hold some of a shared GPU); the network,
+# its activations and the optimizer need the rest.
 GPU_DATA_SHARE = 0.25
 
 
@@ -20,7 +22,7 @@ def gigabytes(count: int) -> str:
     return f"{count / 1e3:.1f} kB"
 
 
-def placement(nbytes: int, device_type: str, gpu_memory: int, cache_file: Path | None) -> tuple[bool, str]:
+def placement(nbytes: int, device_type: str, gpu_free: int, cache_file: Path | None) -> tuple[bool, str]:
     """(whether the images go to the GPU, the sentence saying where they are and why)."""
     on_host = (
         f"memory-mapped from {cache_file}: one copy in the page cache, shared by every process of this machine"
@@ -29,20 +31,20 @@ def placement(nbytes: int, device_type: str, gpu_memory: int, cache_file: Path |
     )
     if device_type != "cuda":
         return False, f"data: {gigabytes(nbytes)} of uint8 images, {on_host}"
-    limit = int(GPU_DATA_SHARE * gpu_memory)
+    limit = int(GPU_DATA_SHARE * gpu_free)
     if nbytes <= limit:
         return True, (
-            f"data: {gigabytes(nbytes)} of uint8 images on the GPU, as they fit in a quarter of its memory "
+            f"data: {gigabytes(nbytes)} of uint8 images on the GPU, as they fit in a quarter of its free memory "
             f"({gigabytes(limit)}): a batch is one gather there, with no copy from the host"
         )
     return False, (
-        f"data: {gigabytes(nbytes)} of uint8 images, more than a quarter of the GPU's memory ({gigabytes(limit)}), "
+        f"data: {gigabytes(nbytes)} of uint8 images, more than a quarter of the GPU's free memory ({gigabytes(limit)}), "
         f"so {on_host}; each batch is gathered there and copied to the GPU"
     )
 
 
 def place_images(dataset: ImageDataset, device: torch.device) -> tuple[torch.Tensor, str]:
     """The tensor batches are gathered from (on the GPU, or the dataset's own, mapped) and the reason for it."""
-    gpu_memory = torch.cuda.get_device_properties(device).total_memory if device.type == "cuda" else 0
-    on_gpu, reason = placement(dataset.images.nbytes, device.type, gpu_memory, dataset.cache_file)
+    gpu_free = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else 0
+    on_gpu, reason = placement(dataset.images.nbytes, device.type, gpu_free, dataset.cache_file)
     return (dataset.images.to(device) if on_gpu else dataset.images), reason
