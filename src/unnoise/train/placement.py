@@ -38,8 +38,8 @@ def placement(nbytes: int, device_type: str, gpu_free: int, cache_file: Path | N
             f"({gigabytes(limit)}): a batch is one gather there, with no copy from the host"
         )
     return False, (
-        f"data: {gigabytes(nbytes)} of uint8 images, more than a quarter of the GPU's free memory ({gigabytes(limit)}), "
-        f"so {on_host}; each batch is gathered there and copied to the GPU"
+        f"data: {gigabytes(nbytes)} of uint8 images, more than a quarter of the GPU's free memory "
+        f"({gigabytes(limit)}), so {on_host}; each batch is gathered there and copied to the GPU"
     )
 
 
