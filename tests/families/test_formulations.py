@@ -147,9 +147,9 @@ def test_a_tiny_run_of_each_formulation_lowers_its_loss_and_samples(objective, t
     assert images.shape == (4, 3, 16, 16) and images.dtype == torch.uint8 and images.float().std() > 5
 
 
-@pytest.mark.parametrize("objective", ["edm", "flow"])
-def test_a_resumed_run_of_each_formulation_equals_an_uninterrupted_one(objective, tmp_path):
-    base = config_for(objective)
+@pytest.mark.parametrize("objective, weighting", [("edm", "uniform"), ("flow", "uniform"), ("flow", "uncertainty")])
+def test_a_resumed_run_of_each_formulation_equals_an_uninterrupted_one(objective, weighting, tmp_path):
+    base = config_for(objective, weighting=weighting)
     unnoise.train(override(base, {"train.steps": 6}), out=tmp_path / "straight", progress=False)
     unnoise.train(
         override(base, {"train.steps": 3, "train.checkpoint_every": 3}), out=tmp_path / "stopped", progress=False
@@ -158,13 +158,14 @@ def test_a_resumed_run_of_each_formulation_equals_an_uninterrupted_one(objective
     a = unnoise.load_run(tmp_path / "straight", device="cpu").model.state_dict()
     b = unnoise.load_run(tmp_path / "stopped", device="cpu").model.state_dict()
     assert all(torch.equal(a[key], b[key]) for key in a)
+    assert any("log_variance" in key for key in a) == (weighting == "uncertainty")  # u(sigma) is resumed too
 
 
 @pytest.mark.parametrize("objective", ["edm", "flow"])
 def test_uncertainty_weighting_learns_a_weight_per_noise_level_and_samples_with_the_bare_network(objective, tmp_path):
     """EDM2's weighting: u(sigma) starts at zero (the first step's loss is the unweighted one) and learns
-    ln E[L | sigma], where the weighted loss L e^-u + u = 1 + ln L lies below L; it resumes exactly, and sampling never
-    calls it."""
+    ln E[L | sigma], where the weighted loss L e^-u + u = 1 + ln L lies below L; sampling never calls it (resumed
+    runs: the resume test above)."""
     base = override(
         config_for(objective, weighting="uncertainty"),
         {"train.batch_size": 16, "train.log_every": 1, "train.checkpoint_every": 0, "model.base_channels": 16},
@@ -174,7 +175,7 @@ def test_uncertainty_weighting_learns_a_weight_per_noise_level_and_samples_with_
     assert float(log[0]["loss"]) == pytest.approx(float(log[0]["unweighted_loss"]), rel=1e-5)
     assert float(log[-1]["unweighted_loss"]) < 0.6 * float(log[0]["unweighted_loss"])
     assert all(float(row["loss"]) < float(row["unweighted_loss"]) for row in log[-10:])
-    steps, unweighted = loss_parts(tmp_path / "run")["unweighted_loss"]  # loss.png draws it beside the loss
+    steps, _ = loss_parts(tmp_path / "run")["unweighted_loss"]  # loss.png draws it beside the loss
     assert steps == [row["step"] for row in log] and (tmp_path / "run" / "loss.png").exists()
     run = unnoise.load_run(tmp_path / "run", device="cpu")
     network = run.objective.sampling_network(run.model)
@@ -188,15 +189,6 @@ def test_uncertainty_weighting_learns_a_weight_per_noise_level_and_samples_with_
     settings = SampleSettings(n=2, steps=3, seed=4)
     bare = run.objective.generate(network, settings)
     assert torch.equal(run.sample(settings), bare)
-
-    unnoise.train(override(base, {"train.steps": 6}), out=tmp_path / "straight", progress=False)
-    unnoise.train(
-        override(base, {"train.steps": 3, "train.checkpoint_every": 3}), out=tmp_path / "stopped", progress=False
-    )
-    unnoise.train(override(base, {"train.steps": 6}), out=tmp_path / "stopped", resume=True, progress=False)
-    a = unnoise.load_run(tmp_path / "straight", device="cpu").model.state_dict()
-    b = unnoise.load_run(tmp_path / "stopped", device="cpu").model.state_dict()
-    assert any("log_variance" in key for key in a) and all(torch.equal(a[key], b[key]) for key in a)
 
 
 def test_each_objective_takes_its_own_weightings_and_choosing_an_objective_keeps_one_it_takes(tmp_path):
