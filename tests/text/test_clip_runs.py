@@ -240,6 +240,41 @@ def test_faithfulness_scores_each_scale_with_the_given_clip(unclip_run, clip_run
         assert row["clip_score"] == pytest.approx(clip.score(images, prompts), abs=1e-4)
 
 
+def test_prompts_of_a_captioned_run_are_judged_by_clip_score_without_a_classifier(
+    unclip_run, clip_run, tmp_path, capsys
+):
+    from unnoise.metrics.faithfulness import check_judges, faithfulness, markdown_table, write_faithfulness
+
+    prompts = ["a smiling face", "a face with eyeglasses"]
+    result = faithfulness(unclip_run, prompts=prompts, clip=clip_run, scales=(0, 3), per_request=3, steps=4)
+    clip = load_clip_judge(clip_run)
+    assert result["requests"] == prompts and result["classifier_accuracy"] is None
+    for row in result["rows"]:
+        assert "accuracy" not in row and list(row["per_request"]) == prompts
+        drawn = result["pictures"][row["guidance"]]
+        for prompt, images in zip(prompts, drawn):  # each prompt's own score, and the row's over all of them
+            assert row["per_request"][prompt] == pytest.approx(clip.score(images, [prompt] * 3), abs=1e-4)
+        assert row["clip_score"] == pytest.approx(sum(row["per_request"].values()) / 2, abs=1e-4)
+    assert markdown_table(result).startswith("| guidance | CLIP score | images | seconds |")
+    assert write_faithfulness(result, tmp_path / "judged", 16)["curve"].exists()
+    argv = ["eval", str(unclip_run.path), "--faithfulness", "--clip", str(clip_run.path), "--prompt", prompts[0],
+            "--guidance-scales", "0,3", "--per-request", "2", "--steps", "3", "--out", str(tmp_path / "cli"),
+            "--quiet"]  # fmt: skip
+    assert main(argv) == 0 and "| 3 | " in capsys.readouterr().out
+    refusals = [
+        ((None, None, None, None, True), "faithfulness needs a judge: classifier"),
+        (("judge", "clip", ["a"], None, True), "give prompts with clip, or requests with classifier, not both"),
+        ((None, None, ["a"], None, True), "judging prompts needs clip"),
+        ((None, "clip", ["a"], None, False), "this run was trained on attributes: ask it requests"),
+        ((None, "clip", ["a", " "], None, True), "prompts must be non-empty text"),
+    ]
+    for arguments, message in refusals:
+        with pytest.raises(UserError, match=message):
+            check_judges(*arguments)
+    assert main(["eval", str(unclip_run.path), "--faithfulness", "--prompt", "a face"]) == 2
+    assert "judging --prompt needs --clip" in capsys.readouterr().err
+
+
 def test_train_clip_and_clip_eval_from_the_command_line(text_extra, tmp_path, capsys):
     out = tmp_path / "clip"
     tiny = ["--data", "builtin:256", "--image-size", "16", "--base-channels", "8", "--channel-mult", "1,2",

@@ -207,14 +207,13 @@ def command_eval(arguments: argparse.Namespace) -> int:
 
 
 def command_faithfulness(arguments: argparse.Namespace) -> int:
-    if arguments.classifier is None:
-        raise UserError("--faithfulness needs --classifier DIR (make one with unnoise train-classifier)")
     run = api.load_run(arguments.target, device=arguments.device)
     result = faithfulness(
         run,
         arguments.classifier,
         scales=arguments.guidance_scales,
         requests=arguments.requests,
+        prompts=arguments.prompts,
         per_request=arguments.per_request,
         reference=arguments.ref,
         clip=arguments.clip,

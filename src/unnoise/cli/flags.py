@@ -33,6 +33,7 @@ FLAG_NAMES = {
     "sampling.steps": "--default-steps",
     "sampling.spacing": "--default-spacing",
     "requests": "--request",  # faithfulness's requests: one --request flag per request
+    "prompts": "--prompt",  # and its prompts, one --prompt each
 }
 # Flags whose values may start with "-": attribute requests (-Male) and free text (a prompt like "-glasses").
 FLAGS_TAKING_DASHED_VALUES = {"--attrs", "--request", "--prompt", "--negative-prompt", "--seeds"}

@@ -131,8 +131,8 @@ def add_evaluation_parsers(commands) -> None:
     faithful.add_argument(
         "--faithfulness",
         action="store_true",
-        help="for each guidance scale: how often the requested attributes appear (and FID with --ref); "
-        "samples with --steps, default 50 here",
+        help="for each guidance scale: how often the requested attributes appear (or the CLIP score of each --prompt), "
+        "and FID with --ref; samples with --steps, default 50 here",
     )
     faithful.add_argument("--classifier", type=Path, help="folder from unnoise train-classifier, the judge")
     faithful.add_argument(
@@ -148,6 +148,13 @@ def add_evaluation_parsers(commands) -> None:
         dest="requests",
         metavar="ATTRS",
         help="an attribute request like Smiling,-Male (repeat it; default: a fixed set)",
+    )
+    faithful.add_argument(
+        "--prompt",
+        action="append",
+        dest="prompts",
+        metavar="TEXT",
+        help="a prompt for a run trained on captions (repeat it), judged by --clip's CLIP score, not a classifier",
     )
     faithful.add_argument("--per-request", type=int, default=16, help="images per request and scale (default 16)")
     add_prior_guidance_flag(faithful)

@@ -4,10 +4,13 @@ For a fixed set of requests ("Smiling", "-Male,Blond_Hair", ...; a text run gets
 each guidance scale draws the same number of images per request with the same seeds; an attribute
 classifier trained on the data judges whether each requested attribute came out as asked, and FID
 (when reference statistics are given) prices the guidance in image quality. Guidance 0 is the
-unconditional model: its accuracy is what asking nothing gets.
+unconditional model: its accuracy is what asking nothing gets. A run trained on captions of its own
+(a folder's, with no attributes to classify) is asked free prompts instead and judged by a CLIP's
+score of each image against its prompt.
 
     import unnoise
     table = unnoise.faithfulness("runs/attrs", "runs/classifier", scales=(0, 1, 3), ref="ref32.npz")
+    table = unnoise.faithfulness("runs/cats", prompts=["a grey cat", "a cat on a sofa"], clip="runs/clip")
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from pathlib import Path
 import torch
 
 from ..config import CAPTIONED_KINDS
-from ..errors import UserError
+from ..errors import UserError, check
 from ..runs import Run, load_run
 from ..sampling.requests import caption_of_request, parse_attribute_request, split_request
 from ..sampling.settings import SampleSettings
@@ -84,7 +87,7 @@ DEFAULT_STEPS = 50  # what faithfulness samples with unless told: enough for DDP
 
 def faithfulness(
     run: Run | str | Path,
-    classifier: AttributeClassifier | str | Path,
+    classifier: AttributeClassifier | str | Path | None = None,
     scales=DEFAULT_SCALES,
     requests=None,
     per_request: int = 16,
@@ -93,11 +96,16 @@ def faithfulness(
     device: str = "auto",
     progress: bool = True,
     clip=None,
+    prompts=None,
     **fields,
 ) -> dict:
-    """{"rows": [{guidance, accuracy, fid?, kid?, clip_score?, n, seconds, per_request}], "requests": [...], ...} (see
-    the module docstring). clip: a CLIP run (folder or Run) that scores each image against its request's caption
+    """{"rows": [{guidance, accuracy?, fid?, kid?, clip_score?, n, seconds, per_request}], "requests": [...], ...}
+    (see the module docstring). clip: a CLIP run (folder or Run) that scores each image against its request's caption
     (CLIP score, Hessel et al. 2021); give runs compared with each other the same one.
+
+    The judge is the attribute classifier (accuracy, per_request: each request's accuracy), or without one the CLIP
+    alone, asked prompts (free text, a run trained on captions only; per_request: each prompt's CLIP score). Raises
+    UserError for a run without a condition, a missing judge, prompts with a classifier or for an attribute run.
 
     settings (or its fields as keywords) say how to sample (steps default to DEFAULT_STEPS); its n, guidance and
     request are set here: per_request images per request and scale, request by request.
@@ -112,13 +120,16 @@ def faithfulness(
     settings = settings or SampleSettings()
     settings = run.settings(settings if settings.steps is not None else settings.replace(steps=DEFAULT_STEPS), **fields)
     model_device = run.device
-    classifier = (
-        classifier if isinstance(classifier, AttributeClassifier) else load_classifier(classifier, model_device)
-    )
-    if classifier.image_size != run.config.data.image_size:
-        raise UserError(
-            f"the classifier judges {classifier.image_size}px images, the run draws {run.config.data.image_size}px"
+    text = run.config.condition.kind in CAPTIONED_KINDS
+    check_judges(classifier, clip, prompts, requests, text)
+    if classifier is not None:
+        classifier = (
+            classifier if isinstance(classifier, AttributeClassifier) else load_classifier(classifier, model_device)
         )
+        if classifier.image_size != run.config.data.image_size:
+            raise UserError(
+                f"the classifier judges {classifier.image_size}px images, the run draws {run.config.data.image_size}px"
+            )
     if per_request < 1 or not scales:
         raise UserError(
             "faithfulness needs at least one image per request (per_request) and one guidance scale",
@@ -126,41 +137,49 @@ def faithfulness(
         )
     reference = as_reference(reference) if reference is not None else None
     judge = load_clip_judge(clip, model_device) if clip is not None else None
-    wanted_list = usable_requests(run, classifier, requests)
-    text = run.config.condition.kind in CAPTIONED_KINDS
-    asks = [{"prompt": caption_of_request(wanted, "requests")} if text else {"attrs": wanted} for wanted in wanted_list]
+    if prompts is not None:
+        wanted_list, captions, labels = [None] * len(prompts), list(prompts), list(prompts)
+    else:
+        wanted_list = usable_requests(run, classifier, requests)
+        # Captions where a run or a CLIP reads them (an attribute run may be asked for what no caption says: -Smiling).
+        worded = text or judge is not None
+        captions = [caption_of_request(wanted, "requests") if worded else None for wanted in wanted_list]
+        labels = [caption if text else request_label(wanted) for wanted, caption in zip(wanted_list, captions)]
+    asks = [{"prompt": caption} if text else {"attrs": wanted} for wanted, caption in zip(wanted_list, captions)]
     rows, pictures = [], {}
     for scale in scales:
         started = time.perf_counter()
-        images, per_request_accuracy, hits, total = [], {}, 0, 0
+        images, per_label, hits, total = [], {}, 0, 0
         for index, (wanted, ask) in enumerate(zip(wanted_list, asks)):
             drawn = run.sample(
                 settings.replace(n=per_request, seed=settings.seed + index, guidance=float(scale), **ask)
             )
-            predicted = classifier.predict(drawn)
-            columns = [classifier.attribute_names.index(name) for name in wanted]
-            asked = torch.tensor([wanted[name] for name in wanted])
-            correct = (predicted[:, columns] == asked).float()
-            per_request_accuracy[request_label(wanted)] = correct.mean().item()
-            hits, total = hits + correct.sum().item(), total + correct.numel()
+            if classifier is not None:
+                predicted = classifier.predict(drawn)
+                columns = [classifier.attribute_names.index(name) for name in wanted]
+                asked = torch.tensor([wanted[name] for name in wanted])
+                correct = (predicted[:, columns] == asked).float()
+                per_label[request_label(wanted)] = correct.mean().item()
+                hits, total = hits + correct.sum().item(), total + correct.numel()
+            else:
+                per_label[labels[index]] = judge.score(drawn, [captions[index]] * len(drawn))
             images.append(drawn)
-        row = {
-            "guidance": float(scale),
-            "accuracy": hits / total,
-            "n": per_request * len(wanted_list),
-            "seconds": time.perf_counter() - started,
-            "per_request": per_request_accuracy,
-        }
+        row = {"guidance": float(scale), "n": per_request * len(asks), "seconds": time.perf_counter() - started}
+        row |= {"accuracy": hits / total} if classifier is not None else {}
+        row["per_request"] = per_label
         if reference is not None:
             measured = evaluate_images(torch.cat(images), reference, model_device, progress)
             row.update(fid=measured["fid"], kid=measured["kid"], ref_n=measured["ref_n"])
         if judge is not None:
-            prompts = [caption_of_request(wanted, "requests") for wanted in wanted_list for _ in range(per_request)]
-            row["clip_score"] = judge.score(torch.cat(images), prompts)
+            asked_captions = [caption for caption in captions for _ in range(per_request)]
+            row["clip_score"] = judge.score(torch.cat(images), asked_captions)
         if progress:
-            fid = f", FID {row['fid']:.1f} (n={row['n']})" if "fid" in row else ""
-            fid += f", CLIP score {row['clip_score']:.1f}" if "clip_score" in row else ""
-            log.info(f"guidance {scale:g}: {100 * row['accuracy']:.1f}% of requested attributes present as asked{fid}")
+            found = (
+                [f"{100 * row['accuracy']:.1f}% of requested attributes present as asked"] if "accuracy" in row else []
+            )
+            found += [f"FID {row['fid']:.1f} (n={row['n']})"] if "fid" in row else []
+            found += [f"CLIP score {row['clip_score']:.1f}"] if "clip_score" in row else []
+            log.info(f"guidance {scale:g}: {', '.join(found)}")
         rows.append(row)
         pictures[float(scale)] = images
     return {
@@ -170,18 +189,57 @@ def faithfulness(
         "steps": run.objective.solver_steps(settings),
         "per_request": per_request,
         "rows": rows,
-        "requests": [ask.get("prompt") or request_label(wanted) for wanted, ask in zip(wanted_list, asks)],
+        "requests": labels,
         "clip": str(judge.path) if judge is not None else None,
-        "classifier_accuracy": {name: classifier.accuracy.get(name) for name in classifier.attribute_names},
+        "classifier_accuracy": (
+            {name: classifier.accuracy.get(name) for name in classifier.attribute_names} if classifier else None
+        ),
         "pictures": pictures,
     }
 
 
+def check_judges(classifier, clip, prompts, requests, text: bool) -> None:
+    """A judge for what is asked: the classifier for attribute requests, a CLIP for prompts (UserError otherwise)."""
+    if prompts is None:
+        check(
+            classifier is not None,
+            "faithfulness needs a judge: classifier (make one with unnoise train-classifier) for attribute requests, "
+            "or clip (a train-clip run) for prompts",
+            "classifier",
+            "clip",
+            "prompts",
+        )
+        return
+    check(
+        classifier is None and requests is None,
+        "give prompts with clip, or requests with classifier, not both kinds",
+        "prompts",
+        "clip",
+        "requests",
+        "classifier",
+    )
+    check(clip is not None, "judging prompts needs clip (a train-clip run)", "prompts", "clip")
+    check(
+        text,
+        "this run was trained on attributes: ask it requests, judged by classifier, not prompts",
+        "requests",
+        "classifier",
+        "prompts",
+    )
+    check(
+        len(prompts) > 0 and all(isinstance(prompt, str) and prompt.strip() for prompt in prompts),
+        "prompts must be non-empty text",
+        "prompts",
+    )
+
+
 def markdown_table(result: dict) -> str:
+    has_accuracy = any("accuracy" in row for row in result["rows"])
     has_fid = any("fid" in row for row in result["rows"])
     has_clip = any("clip_score" in row for row in result["rows"])
     header = (
-        "| guidance | requested attributes as asked | "
+        "| guidance | "
+        + ("requested attributes as asked | " if has_accuracy else "")
         + ("FID | " if has_fid else "")
         + ("CLIP score | " if has_clip else "")
         + "images | seconds |"
@@ -190,9 +248,10 @@ def markdown_table(result: dict) -> str:
     if result.get("prior_guidance") is not None:
         lines.insert(0, f"unCLIP prior guidance {result['prior_guidance']:g}\n")
     for row in result["rows"]:
-        fid = f"{row['fid']:.2f} | " if has_fid else ""
-        fid += f"{row['clip_score']:.1f} | " if has_clip else ""
-        lines.append(f"| {row['guidance']:g} | {100 * row['accuracy']:.1f}% | {fid}{row['n']} | {row['seconds']:.0f} |")
+        cells = f"{100 * row['accuracy']:.1f}% | " if has_accuracy else ""
+        cells += f"{row['fid']:.2f} | " if has_fid else ""
+        cells += f"{row['clip_score']:.1f} | " if has_clip else ""
+        lines.append(f"| {row['guidance']:g} | {cells}{row['n']} | {row['seconds']:.0f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -206,11 +265,13 @@ def write_faithfulness(result: dict, out: str | Path, image_size: int, columns: 
     write_text_atomic(out / "faithfulness.md", markdown_table(result))
     written["table"] = out / "faithfulness.md"
     scales = [row["guidance"] for row in result["rows"]]
+    # Faithfulness as its judge measured it: the classifier's accuracy, else the CLIP score.
+    by_classifier = all("accuracy" in row for row in result["rows"])
+    faithful = [100 * row["accuracy"] if by_classifier else row["clip_score"] for row in result["rows"]]
+    measure = "% as asked" if by_classifier else "CLIP score"
+    title = "requested attributes present as asked (%)" if by_classifier else "CLIP score of images and prompts"
     curve = line_chart(
-        {"% as asked": (scales, [100 * row["accuracy"] for row in result["rows"]])},
-        "requested attributes present as asked (%) against guidance scale",
-        x_label="guidance w",
-        log_y=False,
+        {measure: (scales, faithful)}, f"{title} against guidance scale", x_label="guidance w", log_y=False
     )
     written["curve"] = save_png(curve, out / "faithfulness.png")
     if all("fid" in row for row in result["rows"]):
@@ -224,8 +285,8 @@ def write_faithfulness(result: dict, out: str | Path, image_size: int, columns: 
         # The trade-off itself: each point one guidance scale, from w = min (left, usually) to w = max.
         label = "w = " + ", ".join(f"{scale:g}" for scale in scales)
         tradeoff = line_chart(
-            {label: ([row["fid"] for row in result["rows"]], [100 * row["accuracy"] for row in result["rows"]])},
-            "faithfulness (% as asked) against FID, one point per guidance scale",
+            {label: ([row["fid"] for row in result["rows"]], faithful)},
+            f"faithfulness ({measure}) against FID, one point per guidance scale",
             x_label="FID",
             log_y=False,
         )
