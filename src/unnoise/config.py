@@ -639,6 +639,12 @@ def validate(config: RunConfig) -> None:
         ),
         (t.accum >= 1, f"train.accum must be at least 1, got {t.accum}", ("train.accum",)),
         (
+            t.accum == 1 or m.family != "clip",
+            "a CLIP tells each caption from the other images of its micro-batch, so accumulated micro-batches would "
+            "each contrast fewer: leave train.accum at 1 and raise train.batch_size (or train on more processes)",
+            ("train.accum", "train.batch_size"),
+        ),
+        (
             t.precision in ("auto", "fp32", "bf16", "fp16"),
             f"train.precision must be auto, fp32, bf16 or fp16, got {t.precision!r}",
             ("train.precision",),

@@ -3,7 +3,10 @@ embeddings mean what they should (the margins below come from measured runs of t
 
 import csv
 import json
+import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -11,7 +14,7 @@ from safetensors.torch import load_file
 
 import unnoise
 from unnoise.cli import main
-from unnoise.config import with_family
+from unnoise.config import validate, with_family
 from unnoise.data import open_dataset
 from unnoise.errors import UserError
 from unnoise.metrics.clip_eval import clip_eval
@@ -273,6 +276,29 @@ def test_prompts_of_a_captioned_run_are_judged_by_clip_score_without_a_classifie
             check_judges(*arguments)
     assert main(["eval", str(unclip_run.path), "--faithfulness", "--prompt", "a face"]) == 2
     assert "judging --prompt needs --clip" in capsys.readouterr().err
+
+
+def test_a_clip_on_two_processes_learns_as_one_process_with_the_whole_batch(text_extra, tmp_path):
+    """Each process's captions are told from every process's images: the same InfoNCE, and so the same weights."""
+    flags = ["--data", "builtin:64", "--image-size", "16", "--base-channels", "8", "--channel-mult", "1,2",
+             "--clip-dim", "16", "--steps", "3", "--checkpoint-every", "3", "--device", "cpu", "--quiet"]  # fmt: skip
+    single = [sys.executable, "-m", "unnoise"]
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "unnoise"]
+    weights = {}
+    for name, command, batch in (("one", single, "8"), ("two", torchrun, "4")):
+        out = tmp_path / name
+        result = subprocess.run(
+            [*command, "train-clip", "--out", str(out), *flags, "--batch-size", batch],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )
+        assert result.returncode == 0, result.stderr
+        weights[name] = load_file(str(out / "model.safetensors"))
+    assert all(torch.allclose(weights["one"][key], weights["two"][key], atol=1e-5) for key in weights["one"])
+    with pytest.raises(UserError, match="leave train.accum at 1"):
+        validate(with_family(unnoise.preset("demo"), "clip", {"train.accum": 2}))
 
 
 def test_train_clip_and_clip_eval_from_the_command_line(text_extra, tmp_path, capsys):

@@ -7,6 +7,7 @@ condition.kind text; it draws no images. Rows whose caption is null (images with
 from __future__ import annotations
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
@@ -55,14 +56,27 @@ def embed_pictures(clip: CLIP, images: torch.Tensor, size: int) -> torch.Tensor:
     return torch.cat(rows) if rows else torch.zeros(0, clip.embedding_dim)
 
 
+def from_every_process(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Each (B, ...) tensor with the rows of every process of a torchrun job, in rank order (as they are in one
+    process). Gradients flow back to each process's own rows, summed over the processes' losses; as every process
+    computes the same loss and DDP averages the gradients, the step is the one-process step on the whole batch."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return tensors
+    from torch.distributed.nn.functional import all_gather  # autograd-aware, unlike dist.all_gather
+
+    return tuple(torch.cat(all_gather(tensor)) for tensor in tensors)
+
+
 class CLIPObjective(Objective):
     name, network_name = "clip", "CLIP"
     makes_images = False
 
     def loss(self, network: nn.Module, x0: torch.Tensor, draws: dict[str, torch.Tensor], condition) -> torch.Tensor:
-        """The symmetric InfoNCE of the micro-batch's captioned pairs (0 when fewer than two have a caption)."""
+        """The symmetric InfoNCE of the global batch's captioned pairs (0 when fewer than two have a caption): under
+        torchrun every process tells its captions from all processes' images, as one process with the whole batch."""
         image, text, scale = network(x0, condition)  # every row through the towers: DDP wants every weight used
-        return symmetric_info_nce(image, text, scale, keep=~condition.null)
+        image, text, keep = from_every_process(image, text, (~condition.null).to(torch.uint8))
+        return symmetric_info_nce(image, text, scale, keep=keep.bool())
 
     def generate(self, model: nn.Module, settings: SampleSettings, on_step=None, condition=None) -> torch.Tensor:
         raise UserError(
