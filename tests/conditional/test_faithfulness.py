@@ -9,7 +9,8 @@ from PIL import Image
 import unnoise
 from unnoise.cli import main
 from unnoise.metrics.classifier import AttributeClassifier, AttributeCNN
-from unnoise.metrics.faithfulness import faithfulness, write_faithfulness
+from unnoise.metrics.faithfulness import faithfulness, usable_requests, write_faithfulness
+from unnoise.text.captions import unsayable_in_caption
 
 BUILTIN = [
     "Smiling",
@@ -68,6 +69,14 @@ def test_faithfulness_refuses_an_unconditional_run_and_unknown_requests(
         faithfulness(plain, builtin_classifier, progress=False)
     with pytest.raises(unnoise.UserError, match="unknown attribute 'Male'"):
         faithfulness(conditional_run, builtin_classifier, requests=["Male"], progress=False)
+    # Where a CLIP scores an attribute run's images too, the default requests are those a caption can word.
+    every, worded = (usable_requests(conditional_run, builtin_classifier, worded=flag) for flag in (False, True))
+    assert worded == [wanted for wanted in every if not unsayable_in_caption(wanted)] and len(worded) < len(every)
+
+
+def test_eval_refuses_faithfulness_flags_without_faithfulness(conditional_run, capsys):
+    assert main(["eval", str(conditional_run.path), "--ref", "x.npz", "--prompt", "a cat", "--clip", "c"]) == 2
+    assert capsys.readouterr().err.strip() == "unnoise: error: --clip, --prompt only apply with --faithfulness"
 
 
 def test_a_briefly_trained_conditional_model_draws_what_it_is_asked(tiny, tmp_path, builtin_classifier):

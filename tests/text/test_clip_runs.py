@@ -269,7 +269,9 @@ def test_prompts_of_a_captioned_run_are_judged_by_clip_score_without_a_classifie
         (("judge", "clip", ["a"], None, True), "give prompts with clip, or requests with classifier, not both"),
         ((None, None, ["a"], None, True), "judging prompts needs clip"),
         ((None, "clip", ["a"], None, False), "this run was trained on attributes: ask it requests"),
-        ((None, "clip", ["a", " "], None, True), "prompts must be non-empty text"),
+        ((None, "clip", ["a", " "], None, True), "prompts must be a list of non-empty texts"),
+        ((None, "clip", "a cat", None, True), "prompts must be a list of non-empty texts"),  # not 5 one-letter prompts
+        ((None, "clip", ["a", "a"], None, True), "each prompt once"),
     ]
     for arguments, message in refusals:
         with pytest.raises(UserError, match=message):
@@ -281,7 +283,8 @@ def test_prompts_of_a_captioned_run_are_judged_by_clip_score_without_a_classifie
 def test_a_clip_on_two_processes_learns_as_one_process_with_the_whole_batch(text_extra, tmp_path):
     """Each process's captions are told from every process's images: the same InfoNCE, and so the same weights."""
     flags = ["--data", "builtin:64", "--image-size", "16", "--base-channels", "8", "--channel-mult", "1,2",
-             "--clip-dim", "16", "--steps", "3", "--checkpoint-every", "3", "--device", "cpu", "--quiet"]  # fmt: skip
+             "--clip-dim", "16", "--steps", "3", "--warmup-steps", "0", "--checkpoint-every", "3", "--device", "cpu",
+             "--quiet"]  # fmt: skip
     single = [sys.executable, "-m", "unnoise"]
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "unnoise"]
     weights = {}
@@ -294,9 +297,10 @@ def test_a_clip_on_two_processes_learns_as_one_process_with_the_whole_batch(text
             timeout=300,
             env={**os.environ, "OMP_NUM_THREADS": "1"},
         )
-        assert result.returncode == 0, result.stderr
+        assert result.returncode == 0 and "Warning" not in result.stderr, result.stderr
         weights[name] = load_file(str(out / "model.safetensors"))
-    assert all(torch.allclose(weights["one"][key], weights["two"][key], atol=1e-5) for key in weights["one"])
+    # Contrasting each process's own half instead moves the weights by ~1e-5 in these 3 steps.
+    assert all(torch.allclose(weights["one"][key], weights["two"][key], atol=1e-6) for key in weights["one"])
     with pytest.raises(UserError, match="leave train.accum at 1"):
         validate(with_family(unnoise.preset("demo"), "clip", {"train.accum": 2}))
 

@@ -23,3 +23,12 @@ def test_an_unknown_picture_suffix_is_refused_before_writing(tmp_path):
     with pytest.raises(UserError, match=r"out .*grid\.gif names no picture format .* \.png, \.jpg") as refused:
         save_grid(torch.zeros(1, 3, 8, 8, dtype=torch.uint8), tmp_path / "grid.gif")
     assert refused.value.settings == ("out",) and not any(tmp_path.iterdir())
+
+
+def test_chart_ticks_carry_the_decimals_that_tell_them_apart():
+    from unnoise.viz.images import tick_label
+
+    ticks = [26.05 + 0.025 * index for index in range(5)]  # CLIP scores that differ in the second decimal
+    assert len({tick_label(value, 0.025) for value in ticks}) == 5
+    assert [tick_label(value, 5000) for value in (0, 5600, 11200)] == ["0", "5600", "11200"]
+    assert tick_label(26.1, 0.0) == "26.1"  # a flat axis

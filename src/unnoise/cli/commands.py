@@ -193,6 +193,11 @@ def command_fid_stats(arguments: argparse.Namespace) -> int:
 def command_eval(arguments: argparse.Namespace) -> int:
     if arguments.faithfulness:
         return command_faithfulness(arguments)
+    judged = {"--classifier": arguments.classifier, "--clip": arguments.clip}
+    judged |= {"--request": arguments.requests, "--prompt": arguments.prompts}
+    given = [flag for flag, value in judged.items() if value]
+    if given:  # else the FID below would be of unconditional images, whatever the flags asked
+        raise UserError(f"{', '.join(given)} only apply with --faithfulness")
     if arguments.ref is None:
         raise UserError("eval needs --ref STATS (from unnoise fid-stats), unless it measures --faithfulness")
     result = api.evaluate(

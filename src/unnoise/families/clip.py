@@ -36,10 +36,12 @@ CLIP_MODEL_SETTINGS = frozenset(
 
 def clip_reads(setting: str) -> bool:
     """Whether a CLIP run reads `setting` ("section.field"): no diffusion, sampling, image or FID settings (its
-    train.sample_every times its loss.png)."""
+    train.sample_every times its loss.png), and no train.accum (refused: see config.validate)."""
     section, name = setting.split(".")
     drawing = name in ("sample_count", "sample_steps") or name.startswith("eval_")  # a CLIP draws no images
-    return setting in CLIP_MODEL_SETTINGS or section == "data" or (section == "train" and not drawing)
+    return (
+        setting in CLIP_MODEL_SETTINGS or section == "data" or (section == "train" and not drawing and name != "accum")
+    )
 
 
 @torch.no_grad()
@@ -56,15 +58,31 @@ def embed_pictures(clip: CLIP, images: torch.Tensor, size: int) -> torch.Tensor:
     return torch.cat(rows) if rows else torch.zeros(0, clip.embedding_dim)
 
 
+class GatherRows(torch.autograd.Function):
+    """All processes' rows (B, ...) -> (world x B, ...) in rank order; backward sums each row's gradient over the
+    processes (every process's loss used every row) and hands each process its own rows' share."""
+
+    @staticmethod
+    def forward(ctx, rows: torch.Tensor) -> torch.Tensor:
+        ctx.rank, ctx.count = dist.get_rank(), rows.shape[0]
+        parts = [torch.empty_like(rows) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, rows.contiguous())
+        return torch.cat(parts)
+
+    @staticmethod
+    def backward(ctx, gradient: torch.Tensor) -> torch.Tensor:
+        gradient = gradient.contiguous()
+        dist.all_reduce(gradient)
+        return gradient[ctx.rank * ctx.count : (ctx.rank + 1) * ctx.count]
+
+
 def from_every_process(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """Each (B, ...) tensor with the rows of every process of a torchrun job, in rank order (as they are in one
     process). Gradients flow back to each process's own rows, summed over the processes' losses; as every process
     computes the same loss and DDP averages the gradients, the step is the one-process step on the whole batch."""
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return tensors
-    from torch.distributed.nn.functional import all_gather  # autograd-aware, unlike dist.all_gather
-
-    return tuple(torch.cat(all_gather(tensor)) for tensor in tensors)
+    return tuple(GatherRows.apply(tensor) for tensor in tensors)
 
 
 class CLIPObjective(Objective):

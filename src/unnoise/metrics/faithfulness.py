@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -60,10 +61,12 @@ DEFAULT_REQUESTS = (
 DEFAULT_SCALES = (0.0, 1.0, 2.0, 3.0, 5.0)
 
 
-def usable_requests(run: Run, classifier: AttributeClassifier, requests=None) -> list[dict[str, bool]]:
-    """The requests, parsed, that the run can be asked and the classifier can judge (given ones must all be)."""
+def usable_requests(
+    run: Run, classifier: AttributeClassifier, requests=None, worded: bool = False
+) -> list[dict[str, bool]]:
+    """The requests, parsed, that the run can be asked and the classifier can judge (given ones must all be); worded:
+    of the default ones, only those a caption can word (a text run, or a CLIP scoring the images)."""
     known = tuple(name for name in run.config.condition.attribute_names if name in classifier.attribute_names)
-    text = run.config.condition.kind in CAPTIONED_KINDS
     if requests is not None:
         # A text run's unsayable ones fail later.
         knower = "both this run and the classifier"
@@ -71,7 +74,7 @@ def usable_requests(run: Run, classifier: AttributeClassifier, requests=None) ->
     usable = []
     for request in DEFAULT_REQUESTS:
         wanted = split_request(request)
-        if all(name in known for name in wanted) and not (text and unsayable_in_caption(wanted)):
+        if all(name in known for name in wanted) and not (worded and unsayable_in_caption(wanted)):
             usable.append(wanted)
     if not usable:
         raise UserError("none of the default requests fits this run and classifier; pass requests explicitly")
@@ -119,67 +122,40 @@ def faithfulness(
         )
     settings = settings or SampleSettings()
     settings = run.settings(settings if settings.steps is not None else settings.replace(steps=DEFAULT_STEPS), **fields)
-    model_device = run.device
     text = run.config.condition.kind in CAPTIONED_KINDS
     check_judges(classifier, clip, prompts, requests, text)
-    if classifier is not None:
-        classifier = (
-            classifier if isinstance(classifier, AttributeClassifier) else load_classifier(classifier, model_device)
-        )
-        if classifier.image_size != run.config.data.image_size:
-            raise UserError(
-                f"the classifier judges {classifier.image_size}px images, the run draws {run.config.data.image_size}px"
-            )
     if per_request < 1 or not scales:
         raise UserError(
             "faithfulness needs at least one image per request (per_request) and one guidance scale",
             settings=("per_request",),
         )
+    classifier = classifier_for(run, classifier)
+    judge = load_clip_judge(clip, run.device) if clip is not None else None
     reference = as_reference(reference) if reference is not None else None
-    judge = load_clip_judge(clip, model_device) if clip is not None else None
-    if prompts is not None:
-        wanted_list, captions, labels = [None] * len(prompts), list(prompts), list(prompts)
-    else:
-        wanted_list = usable_requests(run, classifier, requests)
-        # Captions where a run or a CLIP reads them (an attribute run may be asked for what no caption says: -Smiling).
-        worded = text or judge is not None
-        captions = [caption_of_request(wanted, "requests") if worded else None for wanted in wanted_list]
-        labels = [caption if text else request_label(wanted) for wanted, caption in zip(wanted_list, captions)]
-    asks = [{"prompt": caption} if text else {"attrs": wanted} for wanted, caption in zip(wanted_list, captions)]
+    asked = Asked.of(run, classifier, requests, prompts, worded=text or judge is not None)
     rows, pictures = [], {}
     for scale in scales:
         started = time.perf_counter()
-        images, per_label, hits, total = [], {}, 0, 0
-        for index, (wanted, ask) in enumerate(zip(wanted_list, asks)):
-            drawn = run.sample(
-                settings.replace(n=per_request, seed=settings.seed + index, guidance=float(scale), **ask)
-            )
-            if classifier is not None:
-                predicted = classifier.predict(drawn)
-                columns = [classifier.attribute_names.index(name) for name in wanted]
-                asked = torch.tensor([wanted[name] for name in wanted])
-                correct = (predicted[:, columns] == asked).float()
-                per_label[request_label(wanted)] = correct.mean().item()
-                hits, total = hits + correct.sum().item(), total + correct.numel()
-            else:
-                per_label[labels[index]] = judge.score(drawn, [captions[index]] * len(drawn))
-            images.append(drawn)
-        row = {"guidance": float(scale), "n": per_request * len(asks), "seconds": time.perf_counter() - started}
-        row |= {"accuracy": hits / total} if classifier is not None else {}
-        row["per_request"] = per_label
+        images = [
+            run.sample(settings.replace(n=per_request, seed=settings.seed + index, guidance=float(scale), **ask))
+            for index, ask in enumerate(asked.asks(text))
+        ]
+        row = {"guidance": float(scale), "n": per_request * len(images), "seconds": time.perf_counter() - started}
+        if classifier is not None:
+            row["accuracy"], row["per_request"] = attribute_accuracy(classifier, asked.wanted, images)
+        else:
+            row["per_request"] = {
+                prompt: judge.score(drawn, [prompt] * len(drawn)) for prompt, drawn in zip(prompts, images)
+            }
         if reference is not None:
-            measured = evaluate_images(torch.cat(images), reference, model_device, progress)
+            measured = evaluate_images(torch.cat(images), reference, run.device, progress)
             row.update(fid=measured["fid"], kid=measured["kid"], ref_n=measured["ref_n"])
         if judge is not None:
-            asked_captions = [caption for caption in captions for _ in range(per_request)]
-            row["clip_score"] = judge.score(torch.cat(images), asked_captions)
-        if progress:
-            found = (
-                [f"{100 * row['accuracy']:.1f}% of requested attributes present as asked"] if "accuracy" in row else []
+            row["clip_score"] = judge.score(
+                torch.cat(images), [caption for caption in asked.captions for _ in range(per_request)]
             )
-            found += [f"FID {row['fid']:.1f} (n={row['n']})"] if "fid" in row else []
-            found += [f"CLIP score {row['clip_score']:.1f}"] if "clip_score" in row else []
-            log.info(f"guidance {scale:g}: {', '.join(found)}")
+        if progress:
+            log.info(f"guidance {scale:g}: {row_summary(row)}")
         rows.append(row)
         pictures[float(scale)] = images
     return {
@@ -189,13 +165,73 @@ def faithfulness(
         "steps": run.objective.solver_steps(settings),
         "per_request": per_request,
         "rows": rows,
-        "requests": labels,
+        "requests": asked.labels(text),
         "clip": str(judge.path) if judge is not None else None,
         "classifier_accuracy": (
             {name: classifier.accuracy.get(name) for name in classifier.attribute_names} if classifier else None
         ),
         "pictures": pictures,
     }
+
+
+@dataclass
+class Asked:
+    """What faithfulness asks, one entry per request: the attributes wanted (None for a prompt) and the caption that
+    words it (None where neither the run nor a CLIP reads one)."""
+
+    wanted: list[dict[str, bool] | None]
+    captions: list[str | None]
+
+    @classmethod
+    def of(cls, run: Run, classifier, requests, prompts, worded: bool) -> "Asked":
+        if prompts is not None:
+            return cls([None] * len(prompts), list(prompts))
+        wanted = usable_requests(run, classifier, requests, worded)
+        return cls(wanted, [caption_of_request(one, "requests") if worded else None for one in wanted])
+
+    def asks(self, text: bool) -> list[dict]:
+        """The sampling request of each: its caption as a prompt for a run on captions, else its attributes."""
+        return [
+            {"prompt": caption} if text else {"attrs": wanted} for wanted, caption in zip(self.wanted, self.captions)
+        ]
+
+    def labels(self, text: bool) -> list[str]:
+        return [caption if text else request_label(wanted) for wanted, caption in zip(self.wanted, self.captions)]
+
+
+def classifier_for(run: Run, classifier) -> AttributeClassifier | None:
+    """The classifier (loaded from its folder where given as one), checked against the run's image size."""
+    if classifier is None:
+        return None
+    if not isinstance(classifier, AttributeClassifier):
+        classifier = load_classifier(classifier, run.device)
+    if classifier.image_size != run.config.data.image_size:
+        raise UserError(
+            f"the classifier judges {classifier.image_size}px images, the run draws {run.config.data.image_size}px"
+        )
+    return classifier
+
+
+def attribute_accuracy(
+    classifier: AttributeClassifier, wanted_list: list[dict[str, bool]], images: list[torch.Tensor]
+) -> tuple[float, dict[str, float]]:
+    """(the share of requested attributes the classifier finds as asked, over all images; that share per request)."""
+    per_request, hits, total = {}, 0.0, 0
+    for wanted, drawn in zip(wanted_list, images):
+        predicted = classifier.predict(drawn)
+        columns = [classifier.attribute_names.index(name) for name in wanted]
+        correct = (predicted[:, columns] == torch.tensor([wanted[name] for name in wanted])).float()
+        per_request[request_label(wanted)] = correct.mean().item()
+        hits, total = hits + correct.sum().item(), total + correct.numel()
+    return hits / total, per_request
+
+
+def row_summary(row: dict) -> str:
+    """One scale's row in words, for the progress log."""
+    found = [f"{100 * row['accuracy']:.1f}% of requested attributes present as asked"] if "accuracy" in row else []
+    found += [f"FID {row['fid']:.1f} (n={row['n']})"] if "fid" in row else []
+    found += [f"CLIP score {row['clip_score']:.1f}"] if "clip_score" in row else []
+    return ", ".join(found)
 
 
 def check_judges(classifier, clip, prompts, requests, text: bool) -> None:
@@ -211,6 +247,13 @@ def check_judges(classifier, clip, prompts, requests, text: bool) -> None:
         )
         return
     check(
+        text,
+        "this run was trained on attributes: ask it requests, judged by classifier, not prompts",
+        "requests",
+        "classifier",
+        "prompts",
+    )
+    check(
         classifier is None and requests is None,
         "give prompts with clip, or requests with classifier, not both kinds",
         "prompts",
@@ -220,21 +263,18 @@ def check_judges(classifier, clip, prompts, requests, text: bool) -> None:
     )
     check(clip is not None, "judging prompts needs clip (a train-clip run)", "prompts", "clip")
     check(
-        text,
-        "this run was trained on attributes: ask it requests, judged by classifier, not prompts",
-        "requests",
-        "classifier",
+        isinstance(prompts, (list, tuple))
+        and len(prompts) > 0
+        and all(isinstance(prompt, str) and prompt.strip() for prompt in prompts),
+        "prompts must be a list of non-empty texts",
         "prompts",
     )
-    check(
-        len(prompts) > 0 and all(isinstance(prompt, str) and prompt.strip() for prompt in prompts),
-        "prompts must be non-empty text",
-        "prompts",
-    )
+    check(len(set(prompts)) == len(prompts), "each prompt once: the table scores prompt by prompt", "prompts")
 
 
 def markdown_table(result: dict) -> str:
-    has_accuracy = any("accuracy" in row for row in result["rows"])
+    """The result's rows as a Markdown table: guidance, then each measure its rows hold, images and seconds."""
+    has_accuracy = all("accuracy" in row for row in result["rows"])
     has_fid = any("fid" in row for row in result["rows"])
     has_clip = any("clip_score" in row for row in result["rows"])
     header = (

@@ -122,6 +122,15 @@ PALETTE = [
 ]
 
 
+def tick_label(value: float, spacing: float) -> str:
+    """A linear axis's tick with the decimals its spacing needs to tell neighbours apart (26.05, 26.10, 26.15, not
+    26.1 three times); a flat axis (spacing ~0) gets 4 significant digits."""
+    if not spacing > 1e-8 * max(1.0, abs(value)):
+        return f"{value:.4g}"
+    decimals = min(6, max(0, -math.floor(math.log10(spacing))))
+    return f"{value:.{decimals}f}"
+
+
 def line_chart(
     series: dict[str, tuple[Sequence[float], Sequence[float]]],
     title: str,
@@ -165,7 +174,8 @@ def line_chart(
     draw.rectangle([left, top, width - right, height - bottom], outline=INK)
     for fraction in (0.0, 0.25, 0.5, 0.75, 1.0):
         y_value = 10 ** (y_low + fraction * (y_high - y_low)) if log_y else y_low + fraction * (y_high - y_low)
-        draw.text((4, position(all_x.min(), y_value)[1] - 6), f"{y_value:.3g}", fill=INK, font=font)
+        label = f"{y_value:.3g}" if log_y else tick_label(y_value, (y_high - y_low) / 4)
+        draw.text((4, position(all_x.min(), y_value)[1] - 6), label, fill=INK, font=font)
     x_ticks = (
         np.unique(all_x)
         if log_x and len(np.unique(all_x)) <= 12
@@ -173,7 +183,8 @@ def line_chart(
     )
     for x_value in x_ticks:
         x_pixel = position(x_value, all_y.min())[0]
-        draw.text((x_pixel - 10, height - bottom + 6), f"{x_value:.4g}", fill=INK, font=font)
+        label = f"{x_value:.4g}" if log_x else tick_label(x_value, (x_high - x_low) / 2)
+        draw.text((x_pixel - 10, height - bottom + 6), label, fill=INK, font=font)
     if x_label:
         draw.text((left + (width - left - right) / 2 - 20, height - 16), x_label, fill=INK, font=font)
     for index, (name, (xs, ys)) in enumerate(cleaned.items()):

@@ -289,7 +289,6 @@ class JobQueue:
 
         started = time.perf_counter()
         try:
-            job.total = request.total(self.run)
             result = request.draw(self.run, None if self.run.objective.draws_in_one_pass else show)
             job.image_png, job.note = png_bytes(result.images, size, result.columns), result.note
             job.step, job.status = job.total, "done"
