@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from unnoise.data import open_dataset
+from unnoise.data.cache import BuildWatcher
 from unnoise.data.cache_build import partial_paths
 from unnoise.data.cache_file import SUFFIX, read_header
 from unnoise.data.celeba import read_celeba
@@ -143,3 +144,16 @@ def test_celeba_images_and_attributes_read_back_from_the_map_equal_the_decoded_o
     assert torch.equal(mapped.images, decoded.images) and torch.equal(mapped.attributes, decoded.attributes)
     assert mapped.attribute_names == decoded.attribute_names == ["Smiling", "Male", "Young"]
     assert mapped.attributes.sum() > 0  # not an all-zero region that happens to match
+
+
+def test_a_waiter_starts_its_bar_where_the_build_stands_so_its_rate_counts_only_what_it_saw(tmp_path):
+    path = tmp_path / "faces.uint8"
+    checkpoint = partial_paths(path)[2]
+    checkpoint.write_text(json.dumps({"key": "k", "done": 5000, "kept": 5000, "total": 9000}))
+    watcher = BuildWatcher(path, progress=True)
+    watcher()
+    assert (watcher.bar.initial, watcher.bar.n, watcher.bar.total) == (5000, 5000, 9000)
+    checkpoint.write_text(json.dumps({"key": "k", "done": 6000, "kept": 6000, "total": 9000}))
+    watcher()
+    assert watcher.bar.n - watcher.bar.initial == 1000  # the rate's numerator: what was decoded while it watched
+    watcher.close()

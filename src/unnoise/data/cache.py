@@ -131,13 +131,18 @@ class BuildWatcher:
     def __call__(self) -> None:
         if not self.progress:
             return
+        checkpoint = read_checkpoint(self.path)
+        done, total = (checkpoint["done"], checkpoint["total"]) if checkpoint is not None else (0, None)
         if self.bar is None:
             logger.info(f"waiting for another process to build the data cache {self.path}")
-            self.bar = tqdm(desc="another process is decoding", unit="image", file=sys.stderr)
-        checkpoint = read_checkpoint(self.path)
-        if checkpoint is not None:
-            self.bar.total = checkpoint["total"]
-            self.bar.update(checkpoint["done"] - self.bar.n)
+            # What the other process had done before we looked is where the bar starts, not progress made at once
+            # (which would show as a rate of thousands of images/s).
+            self.bar = tqdm(
+                desc="another process is decoding", unit="image", file=sys.stderr, initial=done, total=total
+            )
+        elif checkpoint is not None:
+            self.bar.total = total
+            self.bar.update(done - self.bar.n)
 
     def close(self) -> None:
         if self.bar is not None:
