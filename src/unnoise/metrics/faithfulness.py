@@ -143,17 +143,18 @@ def faithfulness(
         row = {"guidance": float(scale), "n": per_request * len(images), "seconds": time.perf_counter() - started}
         if classifier is not None:
             row["accuracy"], row["per_request"] = attribute_accuracy(classifier, asked.wanted, images)
+            if judge is not None:
+                captions = [caption for caption in asked.captions for _ in range(per_request)]
+                row["clip_score"] = judge.score(torch.cat(images), captions)
         else:
             row["per_request"] = {
                 prompt: judge.score(drawn, [prompt] * len(drawn)) for prompt, drawn in zip(prompts, images)
             }
+            # Each prompt has per_request images: the mean of their scores is the score of all of them.
+            row["clip_score"] = sum(row["per_request"].values()) / len(prompts)
         if reference is not None:
             measured = evaluate_images(torch.cat(images), reference, run.device, progress)
             row.update(fid=measured["fid"], kid=measured["kid"], ref_n=measured["ref_n"])
-        if judge is not None:
-            row["clip_score"] = judge.score(
-                torch.cat(images), [caption for caption in asked.captions for _ in range(per_request)]
-            )
         if progress:
             log.info(f"guidance {scale:g}: {row_summary(row)}")
         rows.append(row)
@@ -168,7 +169,9 @@ def faithfulness(
         "requests": asked.labels(text),
         "clip": str(judge.path) if judge is not None else None,
         "classifier_accuracy": (
-            {name: classifier.accuracy.get(name) for name in classifier.attribute_names} if classifier else None
+            {name: classifier.accuracy.get(name) for name in classifier.attribute_names}
+            if classifier is not None
+            else None
         ),
         "pictures": pictures,
     }
