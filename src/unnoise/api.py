@@ -7,7 +7,9 @@ images = unnoise.load_run("runs/demo").sample(16, steps=250, seed=0)   # (16, 3,
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 from .config import CAPTIONED_KINDS, RunConfig, validate
@@ -17,8 +19,9 @@ from .families import objective_for
 from .metrics.faithfulness import faithfulness
 from .metrics.quality import evaluate, evaluate_run
 from .models import build_model
-from .runs import CONFIG_FILE, RESUMABLE, Run, holds_run, load_run
+from .runs import CONFIG_FILE, LOCK_FILE, RESUMABLE, Run, checkpoint_step, holds_run, latest_checkpoint, load_run
 from .sampling.settings import SampleSettings
+from .storage.lock import lock_if_free
 from .train.clip_conditions import clip_training_conditions
 from .train.conditions import training_conditions
 from .train.distributed import init_distributed
@@ -79,6 +82,30 @@ def train(
         reference_for_training(config)  # a missing or wrong-size reference, before anything is written
     run_dir.mkdir(parents=True, exist_ok=True)
     distributed, device = init_distributed(config.train.device)
+    with contextlib.ExitStack() as stack:
+        if distributed.is_main:  # the other processes of a torchrun train the same run beside it
+            stack.enter_context(training_alone(run_dir, resume))
+        return train_in(run_dir, config, resume, progress, distributed, device, clip_run)
+
+
+@contextlib.contextmanager
+def training_alone(run_dir: Path, resume: bool) -> Iterator[None]:
+    """Hold run_dir's lock while a run trains in it: a second `train` into the folder would interleave its logs and
+    checkpoints with the first's. Raises UserError when another process holds it, or (for a new run) when the
+    folder came to hold a run since prepare_run_folder looked."""
+    with lock_if_free(run_dir / LOCK_FILE) as held:
+        if not held:
+            raise UserError(
+                f"another process is training in {run_dir}: wait for it to finish, or train into another folder",
+                settings=("out",),
+            )
+        if not resume:
+            refuse_existing_run(run_dir)
+        yield
+
+
+def train_in(run_dir: Path, config: RunConfig, resume: bool, progress: bool, distributed, device, clip_run) -> Run:
+    """train()'s work once its checks have passed and it holds the folder."""
     dataset = open_dataset(
         config.data.source,
         config.data.image_size,
@@ -180,6 +207,14 @@ def condition_summary(config: RunConfig) -> str:
     return f" | conditioned on {told}, dropped {c.drop_prob:.0%} of the time for guidance"
 
 
+def refuse_existing_run(run_dir: Path) -> None:
+    """A new run never trains over another: UserError when run_dir holds one."""
+    if holds_run(run_dir):
+        raise UserError(
+            f"{run_dir} already holds a run: resume it, or train into another folder", settings=("resume", "out")
+        )
+
+
 def prepare_run_folder(run_dir: Path, config: RunConfig | None, resume: bool) -> RunConfig:
     """The config to train with: the saved one on resume (with allowed changes), else the given one (for a new run).
 
@@ -192,11 +227,15 @@ def prepare_run_folder(run_dir: Path, config: RunConfig | None, resume: bool) ->
             return saved
         adopt_derived(config, saved)
         check_resumable(saved, config)
+        latest = latest_checkpoint(run_dir)
+        if latest is not None and config.train.steps < checkpoint_step(latest):
+            raise UserError(
+                f"{run_dir} has trained {checkpoint_step(latest)} steps, more than the {config.train.steps} asked for: "
+                "give more steps to continue it",
+                settings=("train.steps",),
+            )
         return config
-    if holds_run(run_dir):
-        raise UserError(
-            f"{run_dir} already holds a run: resume it, or train into another folder", settings=("resume", "out")
-        )
+    refuse_existing_run(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise UserError(f"out {run_dir} is a file, not a folder", settings=("out",))
     if config is None:

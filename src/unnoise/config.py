@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import numbers
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -207,8 +210,32 @@ def section_from_dict(section_type: type, raw: dict[str, Any], section_name: str
     unknown = sorted(set(raw) - set(fields))
     if unknown:
         raise UserError(f"unknown {section_name} settings in config: {', '.join(unknown)}")
-    values = {name: tuple(value) if isinstance(value, list) else value for name, value in raw.items()}
+    hints = typing.get_type_hints(section_type)
+    values = {name: typed(value, hints[name], f"{section_name}.{name}") for name, value in raw.items()}
     return section_type(**values)
+
+
+def typed(value: Any, kind: Any, setting: str) -> Any:
+    """value as a setting of type `kind` (JSON lists as tuples, whole numbers as floats where a float is due); a
+    UserError naming the setting when it is of another type (a hand-edited config.json, a Python override)."""
+    if typing.get_origin(kind) is tuple and isinstance(value, (list, tuple)):
+        item = typing.get_args(kind)[0]
+        return tuple(typed(part, item, setting) for part in value)
+    if kind is bool and isinstance(value, bool):
+        return value
+    if kind is int and isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    if kind is float and isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    if kind in (str, dict) and isinstance(value, kind):
+        return value
+    names = {int: "a whole number", float: "a number", str: "text", bool: "true or false", dict: "an object"}
+    if typing.get_origin(kind) is tuple:
+        plurals = {int: "whole numbers", str: "texts"}
+        wanted = f"a list of {plurals.get(typing.get_args(kind)[0], 'values')}"
+    else:
+        wanted = names.get(kind, str(kind))
+    raise UserError(f"{setting} must be {wanted}, got {value!r}")
 
 
 # The CPU-sized CelebA network, objective and optimisation that celeba32 and celeba64cpu share (1.53M parameters).
@@ -403,6 +430,10 @@ def validate(config: RunConfig) -> None:
     diffusion = config.model.family == "diffusion"
     ddpm_settings_fit = d.objective == "ddpm" or (d.prediction == "eps" and not d.zero_terminal_snr)
     weightings = OBJECTIVE_WEIGHTINGS.get(d.objective, WEIGHTINGS)
+    for name in SECTIONS:  # inf and nan pass every comparison below one way or the other
+        for setting, value in dataclasses.asdict(getattr(config, name)).items():
+            finite = not isinstance(value, float) or math.isfinite(value)
+            check(finite, f"{name}.{setting} must be a finite number, got {value}", f"{name}.{setting}")
     checks = [
         (
             d.objective in OBJECTIVES,
@@ -466,6 +497,11 @@ def validate(config: RunConfig) -> None:
             t.eval_every == 0 or bool(t.eval_ref),
             "train.eval_every needs train.eval_ref, reference statistics from fid-stats",
             ("train.eval_every", "train.eval_ref"),
+        ),
+        (
+            t.eval_every > 0 or not t.eval_ref,
+            "train.eval_ref is read only with train.eval_every N, the steps between measurements: give it too",
+            ("train.eval_ref", "train.eval_every"),
         ),
         (data.image_size >= 8, f"data.image_size must be at least 8, got {data.image_size}", ("data.image_size",)),
         (
@@ -607,6 +643,7 @@ def validate(config: RunConfig) -> None:
             ("condition.max_tokens",),
         ),
         (t.steps >= 1, f"train.steps must be at least 1, got {t.steps}", ("train.steps",)),
+        (0 <= t.seed < 2**63, f"train.seed must be an integer in [0, 2^63), got {t.seed}", ("train.seed",)),
         (t.batch_size >= 1, f"train.batch_size must be at least 1, got {t.batch_size}", ("train.batch_size",)),
         (t.lr > 0, f"train.lr must be positive, got {t.lr}", ("train.lr",)),
         (t.weight_decay >= 0, f"train.weight_decay must be >= 0, got {t.weight_decay}", ("train.weight_decay",)),

@@ -37,6 +37,7 @@ from .viz.noising import strip_of_frames
 
 CONFIG_FILE = "config.json"
 MODEL_FILE = "model.safetensors"
+LOCK_FILE = ".training.lock"  # held (flock) by the process training the run; never deleted (see storage/lock.py)
 STATE_DIR = "state"
 STEP_PREFIX = "step_"
 LOG_FILE = "log.csv"

@@ -89,13 +89,21 @@ def test_noise_draws_the_forward_process(tmp_path):
     assert first.reshape(-1, 3).std(dim=0).max() < 3 < 30 < last.reshape(-1, 3).std(dim=0).min()
 
 
-def test_resume_continues_to_more_steps(trained_run, tmp_path):
+def test_resume_continues_to_more_steps(trained_run, tmp_path, capsys):
     import shutil
 
     run = tmp_path / "copy"
     shutil.copytree(trained_run, run)
     assert main(["train", "--resume", "--out", str(run), "--steps", "9", "--quiet"]) == 0
     assert step_folders(run)[-1].name == "step_0000009"
+    assert main(["train", "--resume", "--out", str(run), "--steps", "5", "--quiet"]) == 2
+    assert main(["train", "--resume", "--out", str(run), "--steps", "12", "--preset", "celeba32", "--quiet"]) == 2
+    assert step_folders(run)[-1].name == "step_0000009"  # neither touched the run
+    errors = capsys.readouterr().err.splitlines()
+    assert errors == [
+        f"unnoise: error: {run} has trained 9 steps, more than the 5 asked for: give more steps to continue it",
+        f"unnoise: error: {run} trains preset demo; a resumed run keeps it: leave out --preset",
+    ]
 
 
 def write_corrupt_folder(path):
@@ -153,6 +161,24 @@ def test_bad_input_is_one_line_and_exit_code_2(case, tmp_path, capsys):
     assert "Traceback" not in error[0] and error[0].count("unnoise") == 1
 
 
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--max-minutes", "inf"], "--max-minutes must be a finite number, got inf"),
+        (["--objective", "edm", "--p-mean", "nan"], "--p-mean must be a finite number, got nan"),
+        (["--weight-decay", "inf"], "--weight-decay must be a finite number"),
+        (["--seed", "-1"], "--seed must be an integer in [0, 2^63), got -1"),
+        (["--timesteps", "1000", "--beta-start", "0.5", "--beta-end", "0.9"], "alpha_bar reaches 0 at step"),
+        (["--timesteps", "1000000"], "alpha_bar reaches 0 at step"),
+    ],
+)
+def test_settings_that_would_fail_later_are_refused_before_anything_is_written(flags, message, tmp_path, capsys):
+    assert main(["train", "--out", str(tmp_path / "r"), *TINY_FLAGS, *flags]) == 2
+    error = capsys.readouterr().err.strip()
+    assert message in error and len(error.splitlines()) == 1, error
+    assert not (tmp_path / "r").exists()
+
+
 def test_wrong_or_damaged_checkpoint_is_a_user_error(trained_run, tmp_path, capsys):
     import shutil
 
@@ -167,8 +193,15 @@ def test_wrong_or_damaged_checkpoint_is_a_user_error(trained_run, tmp_path, caps
     assert main(["sample", str(run), "--n", "1", "--steps", "2"]) == 2
     (run / "config.json").write_text("{not json")
     assert main(["sample", str(run), "--n", "1", "--steps", "2"]) == 2
+    for setting, value in (("channel_mult", 5), ("base_channels", "32")):  # hand-edited to the wrong type
+        (run / "config.json").write_text(json.dumps({**config, "model": {**config["model"], setting: value}}))
+        assert main(["sample", str(run), "--n", "1", "--steps", "2"]) == 2
     errors = capsys.readouterr().err.strip().splitlines()
-    assert len(errors) == 3 and all(line.startswith("unnoise: error: ") for line in errors)
+    assert len(errors) == 5 and all(line.startswith("unnoise: error: ") for line in errors)
+    assert errors[-2:] == [
+        "unnoise: error: model.channel_mult must be a list of whole numbers, got 5",
+        "unnoise: error: model.base_channels must be a whole number, got '32'",
+    ]
 
 
 def test_an_existing_run_is_never_overwritten(trained_run, capsys):

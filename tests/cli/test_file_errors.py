@@ -89,3 +89,34 @@ def test_a_checkpoint_that_cannot_be_written_keeps_the_last_good_one(trained_run
     assert [folder.name for folder in step_folders(run)] == ["step_0000006", "step_0000009"]
     assert temporaries(run) == []
     assert [line.split(",")[0] for line in (run / "log.csv").read_text().splitlines()][-1] == "9"
+
+
+def test_a_read_only_folder_is_refused_before_the_work(trained_run, tmp_path, monkeypatch, capsys):
+    """A read-only mount (os.access says so, even to root, who cannot be stopped by permissions here) fails before
+    the samples or the Inception features that would be lost."""
+    import os
+
+    import unnoise.metrics.images
+    import unnoise.runs
+
+    read_only = tmp_path / "ro"
+    read_only.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != read_only and real_access(path, mode))
+
+    def work(*arguments, **keywords):
+        raise AssertionError("the work ran before the output was checked")
+
+    monkeypatch.setattr(unnoise.runs.Run, "sample", work)
+    monkeypatch.setattr(unnoise.metrics.images, "extract_features", work)
+    sample = ["sample", str(trained_run), "--n", "1", "--steps", "2"]
+    assert main([*sample, "--out", str(read_only / "grid.png")]) == 2
+    assert (
+        one_error_line(capsys)
+        == f"unnoise: error: cannot write {read_only / 'grid.png'}: the folder {read_only} is read-only"
+    )
+    assert main([*sample, "--out", str(tmp_path / "grid.png"), "--images-dir", str(read_only / "each")]) == 2
+    assert one_error_line(capsys).endswith(f"the folder {read_only} is read-only")
+    assert main(["fid-stats", "builtin:4", "--size", "16", "--out", str(read_only / "ref.npz"), "--quiet"]) == 2
+    assert one_error_line(capsys).endswith(f"the folder {read_only} is read-only")
+    assert list(read_only.iterdir()) == [] and not (tmp_path / "grid.png").exists()

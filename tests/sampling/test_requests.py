@@ -29,3 +29,10 @@ def test_a_run_on_a_folders_own_captions_refuses_attributes_and_says_to_use_a_pr
     ) as refused:
         request_condition(folder_text, 2, CPU, attrs="Smiling")
     assert refused.value.settings == ("attrs", "prompt")
+
+
+def test_a_guidance_of_minus_zero_is_the_guidance_zero():
+    from unnoise.sampling.settings import SampleSettings
+
+    settings = SampleSettings(guidance=-0.0, prior_guidance=-0.0).validate()
+    assert f"{settings.guidance:g} {settings.prior_guidance:g}" == "0 0"

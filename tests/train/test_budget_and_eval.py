@@ -38,6 +38,8 @@ def test_eval_every_measures_kid_and_fid_and_draws_their_curve(tiny, tmp_path):
 def test_eval_needs_a_reference_at_the_runs_size(tiny, tmp_path):
     with pytest.raises(unnoise.UserError, match="train.eval_every needs train.eval_ref"):
         unnoise.train(tiny(eval_every=4), out=tmp_path / "a", progress=False)
+    with pytest.raises(unnoise.UserError, match="train.eval_ref is read only with train.eval_every N"):
+        unnoise.train(tiny(eval_ref="ref.npz"), out=tmp_path / "a", progress=False)  # else silently never measured
     require_network()
     ReferenceStatistics.from_features(np.ones((4, 2048), np.float32), image_size=32, source="t").save(
         tmp_path / "r.npz"
@@ -112,3 +114,13 @@ def test_progress_under_a_budget_counts_towards_the_budgets_end(capsys):
     assert capsys.readouterr().err == ""
     hook.on_end(trainer, interrupted=False)
     assert "step 205/205 " in capsys.readouterr().err
+
+    # Ctrl-C halfway: the last line says how far it got, not a full 210/210.
+    trainer.step, trainer.horizon = 0, 240
+    hook = ProgressHook(every_s=3600.0)
+    hook.on_start(trainer)
+    trainer.step = 200
+    hook.on_log(trainer, 0.4)
+    trainer.step = 210
+    hook.on_end(trainer, interrupted=True)
+    assert "step 210/240 " in capsys.readouterr().err

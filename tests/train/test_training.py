@@ -8,6 +8,8 @@ from safetensors.torch import load_file
 import unnoise
 from unnoise.config import override
 from unnoise.families import ddpm as diffusion_module
+from unnoise.runs import LOCK_FILE
+from unnoise.storage.lock import lock_if_free
 from unnoise.train.checkpoint import latest_checkpoint, step_folders
 from unnoise.train.hooks import read_log
 from unnoise.train.trainer import LossNotFinite
@@ -66,6 +68,17 @@ def test_resume_refuses_changed_settings(tiny, tmp_path):
         unnoise.train(changed, out=tmp_path / "run", resume=True, progress=False)
     with pytest.raises(unnoise.UserError, match="already holds a run"):
         unnoise.train(tiny(steps=8), out=tmp_path / "run", progress=False)
+
+
+def test_a_second_train_into_a_folder_being_trained_is_refused_and_the_first_run_is_untouched(tiny, tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    with lock_if_free(run_dir / LOCK_FILE) as held:  # as the process training there holds it
+        assert held
+        with pytest.raises(unnoise.UserError, match="another process is training in"):
+            unnoise.train(tiny(steps=2), out=run_dir, progress=False)
+        assert not (run_dir / "config.json").exists() and not (run_dir / "log.csv").exists()
+    assert unnoise.train(tiny(steps=2), out=run_dir, progress=False).step == 2  # the lock dies with its holder
 
 
 def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny, tmp_path, monkeypatch):

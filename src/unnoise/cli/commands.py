@@ -29,7 +29,7 @@ from ..metrics.compare import compare, write_comparison
 from ..metrics.compare import markdown_table as comparison_table
 from ..metrics.faithfulness import faithfulness, markdown_table, write_faithfulness
 from ..sampling.pictures import masks_for_run
-from ..storage.atomic import describe_os_error, make_folder, write_text_atomic
+from ..storage.atomic import describe_os_error, make_folder, refuse_unwritable_folder, write_text_atomic
 from ..train.distributed import is_main_process, shutdown_distributed
 from ..viz import check_picture_path, display_scale, labelled_rows, save_grid, save_images, save_picture, save_png
 from ..viz.noising import noising_strip, square_pixels
@@ -46,7 +46,10 @@ def command_train(arguments: argparse.Namespace) -> int:
     if arguments.resume:
         if not arguments.out:
             raise UserError("--resume needs --out RUN_DIR, the run to continue")
-        config = override(RunConfig.load(Path(arguments.out) / api.CONFIG_FILE), overrides) if overrides else None
+        saved = RunConfig.load(Path(arguments.out) / api.CONFIG_FILE) if overrides or arguments.preset else None
+        if arguments.preset and arguments.preset != saved.preset:
+            raise UserError(f"{arguments.out} trains preset {saved.preset}; a resumed run keeps it: leave out --preset")
+        config = override(saved, overrides) if overrides else None
     else:
         config = with_family(preset(arguments.preset or "demo"), overrides.get("model.family", "diffusion"), overrides)
     out = Path(arguments.out or f"runs/{arguments.preset or 'demo'}")
@@ -112,10 +115,15 @@ def command_sample(arguments: argparse.Namespace) -> int:
     if arguments.trajectory and run.objective.draws_in_one_pass:  # refuse before any work is done or written
         # A trajectory watches the intermediate steps: any on_step asks for them, and a one-pass family has none.
         run.objective.check_sampling(settings, on_step=lambda *step: None)
+    out = check_picture_path(arguments.out or arguments.run / "samples.png")  # before the work, as every write below
+    if arguments.images_dir:
+        refuse_unwritable_folder(arguments.images_dir / "sample_00000.png")
+    if arguments.trajectory:
+        check_picture_path(arguments.trajectory)
     started = time.perf_counter()
     images = run.sample(settings)
     seconds = time.perf_counter() - started
-    out = save_grid(images, arguments.out or arguments.run / "samples.png")
+    out = save_grid(images, out)
     print(
         f"wrote {out} ({settings.n} images, {run.objective.describe_sampling(settings)}, NFE {run.nfe(settings)} per "
         "image"
@@ -177,6 +185,7 @@ def command_demo(arguments: argparse.Namespace) -> int:
 
 
 def command_fid_stats(arguments: argparse.Namespace) -> int:
+    refuse_unwritable_folder(arguments.out)  # before reading a single image
     reference = fid_stats(
         arguments.data,
         arguments.out,
@@ -185,8 +194,12 @@ def command_fid_stats(arguments: argparse.Namespace) -> int:
         n=arguments.n,
         device=arguments.device,
         progress=not arguments.quiet,
+        exclude=arguments.exclude,
     )
-    print(f"wrote {arguments.out}: statistics of {reference.n} images at {reference.image_size}x{reference.image_size}")
+    print(
+        f"wrote {arguments.out}: statistics of {reference.n} images at {reference.image_size}x{reference.image_size} "
+        f"({reference.source})"
+    )
     return 0
 
 

@@ -114,6 +114,11 @@ def add_evaluation_parsers(commands) -> None:
     fid_stats.add_argument("--out", type=Path, required=True, help="statistics file to write (.npz)")
     fid_stats.add_argument("--split", default="train", help="train | valid | test | all (default train)")
     fid_stats.add_argument("--n", type=int, default=None, help="use the first N images (default: all)")
+    fid_stats.add_argument(
+        "--exclude",
+        metavar="DATA",
+        help="leave out images whose file names are also in DATA (a run's training data): a held-out reference",
+    )
     fid_stats.add_argument("--device", default="auto")
     fid_stats.add_argument("--quiet", action="store_true", help="no progress output")
 

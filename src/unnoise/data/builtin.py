@@ -12,8 +12,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ..errors import UserError
 from .builtin_faces import ATTRIBUTE_NAMES, HAIR_ATTRIBUTES, HAIR_COLOURS, draw_face
 from .dataset import ImageDataset
+from .decoding import available_memory
 
 __all__ = ["ATTRIBUTE_NAMES", "HAIR_ATTRIBUTES", "HAIR_COLOURS", "draw_face", "generate_faces", "sample_attributes"]
 
@@ -32,7 +34,16 @@ def sample_attributes(rng: np.random.Generator) -> dict[str, bool]:
 
 
 def generate_faces(count: int, seed: int, image_size: int, progress: bool, source: str) -> ImageDataset:
-    """count faces drawn from numpy's default_rng(seed), with their attributes as 0/1 columns."""
+    """count faces drawn from numpy's default_rng(seed), with their attributes as 0/1 columns.
+
+    Raises UserError, before drawing any, when they need more memory than the machine has free.
+    """
+    needed, free = count * (3 * image_size * image_size + len(ATTRIBUTE_NAMES)), available_memory()
+    if free is not None and needed > free:
+        raise UserError(
+            f"{count} built-in faces need {needed / 1e9:.2f} GB at {image_size}x{image_size}, more than the "
+            f"{free / 1e9:.2f} GB of memory free: ask for fewer (builtin:N)"
+        )
     rng = np.random.default_rng(seed)
     images = np.empty((count, 3, image_size, image_size), dtype=np.uint8)  # (N, 3, S, S)
     attributes = np.zeros((count, len(ATTRIBUTE_NAMES)), dtype=np.uint8)

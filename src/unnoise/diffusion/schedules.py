@@ -151,7 +151,19 @@ def make_schedule(
             settings=("beta_start", "beta_end"),
         )
     betas = BETA_FUNCTIONS[name](timesteps, beta_start, beta_end)
-    return NoiseSchedule(rescale_zero_terminal_snr(betas) if zero_terminal_snr else betas)
+    schedule = NoiseSchedule(rescale_zero_terminal_snr(betas) if zero_terminal_snr else betas)
+    # alpha_bar below float64's smallest normal number is 0 to sigma = sqrt((1 - alpha_bar) / alpha_bar) and to the
+    # sampler's ratios alpha_bar_t / alpha_bar_s: the run would train, then fail to sample (a zero-SNR last step is
+    # the one alpha_bar of 0 the samplers are built for).
+    kept = schedule.alpha_bar[:-1] if zero_terminal_snr else schedule.alpha_bar
+    vanished = (kept < torch.finfo(torch.float64).tiny).nonzero()
+    if len(vanished):
+        raise UserError(
+            f"the {name} schedule's alpha_bar reaches 0 at step {vanished[0].item()} of {timesteps}: no signal is "
+            "left to learn from, and samplers divide by it; lower beta_end or timesteps",
+            settings=("beta_end", "timesteps"),
+        )
+    return schedule
 
 
 def schedule_of(settings) -> NoiseSchedule:

@@ -18,6 +18,7 @@ from PIL import Image
 from ..data import open_dataset
 from ..data.decoding import UNREADABLE_IMAGE_ERRORS
 from ..data.folder import list_image_files
+from ..data.spec import parse_data_spec
 from ..devices import resolve_device
 from ..errors import UserError
 from .features import extract_features
@@ -35,13 +36,26 @@ def fid_stats(
     n: int | None = None,
     device: str = "auto",
     progress: bool = True,
+    exclude: str | None = None,
 ) -> ReferenceStatistics:
-    """Reference statistics of the first n images of a data spec at image_size (as training sees them), saved to out."""
+    """Reference statistics of the first n images of a data spec at image_size (as training sees them), saved to out.
+
+    exclude: another data spec (the one a run trained on, say); images of `data` whose names (file paths relative to
+    their source) are also among its images are left out, so the reference holds none of the training images. Raises
+    UserError for a builtin exclude (its faces are named by number, whatever their seed).
+    """
     check_count(n)
     dataset = open_dataset(data, image_size, split, progress=progress)
-    images = first_images(dataset.images, n, dataset.source)
+    images, source = dataset.images, f"{dataset.source} split={split}"
+    if exclude:
+        kept = names_not_in(dataset.names, exclude, image_size, progress)
+        if not kept:
+            raise UserError(f"every image of {data} is also in {exclude}: nothing left for a reference")
+        images = images[torch.tensor(kept, dtype=torch.long)]
+        source += f" without the {len(dataset) - len(kept)} images also in {exclude}"
+    images = first_images(images, n, source)
     features = extract_features(images, device=resolve_device(device), progress=progress)
-    reference = ReferenceStatistics.from_features(features.numpy(), image_size, f"{dataset.source} split={split}")
+    reference = ReferenceStatistics.from_features(features.numpy(), image_size, source)
     reference.save(out)
     return reference
 
@@ -103,6 +117,17 @@ def evaluate_folder(
     images = first_images(dataset.images, n, str(folder))
     result = evaluate_images(images, reference, resolve_device(device), progress)
     return {**result, "nfe": None, "seconds": None, "sampler": None, "steps": None}
+
+
+def names_not_in(names: list[str], exclude: str, image_size: int, progress: bool) -> list[int]:
+    """Indices of the names that are not names of exclude's images (all of its splits)."""
+    if parse_data_spec(exclude).kind == "builtin":
+        raise UserError(
+            "exclude matches images by file name; builtin faces have none (use another builtin seed)",
+            settings=("exclude",),
+        )
+    excluded = set(open_dataset(exclude, image_size, "all", progress=progress).names)
+    return [index for index, name in enumerate(names) if name not in excluded]
 
 
 def first_images(images: torch.Tensor, n: int | None, source: str) -> torch.Tensor:

@@ -62,6 +62,8 @@ def load_reference(path: str | Path) -> ReferenceStatistics:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"reference statistics file {path} does not exist; {REMAKE_HINT}")
+    if not zipfile.is_zipfile(path):  # np.load would read other files as pickles, and say so
+        raise UserError(f"{path} is not an unnoise FID statistics file (an .npz archive); {REMAKE_HINT}")
     try:
         with np.load(path, allow_pickle=False) as file:
             protocol = str(file["protocol"])

@@ -36,14 +36,14 @@ def is_integer(value: Any) -> bool:
 
 
 def as_python_number(value: Any) -> Any:
-    """numpy's (and other libraries') integer and real scalars as int and float; anything else as it is (a bool too,
-    which validation then refuses)."""
-    if isinstance(value, bool) or type(value) in (int, float):
+    """numpy's (and other libraries') integer and real scalars as int and float, -0.0 as 0.0 (so a guidance of -0
+    reads back as 0); anything else as it is (a bool too, which validation then refuses)."""
+    if isinstance(value, bool) or type(value) is int:
         return value
     if isinstance(value, numbers.Integral):
         return int(value)
     if isinstance(value, numbers.Real):
-        return float(value)
+        return float(value) + 0.0  # IEEE: -0.0 + 0.0 is +0.0
     return value
 
 
@@ -59,12 +59,13 @@ class SampleSettings:
     sampler: ddpm | ddim | dpmpp_2m | dpmpp_2m_sde | euler | heun | midpoint (None: the run's default, stored in its
     config's sampling section, else its objective's: ddpm for DDPM runs, heun for EDM, euler for flow; VAE and GAN
     runs take none). steps: solver steps K, the same meaning for every sampler (None: the run's default); NFE = K,
-    or 2K - 1 for heun and midpoint. spacing: the grid of noise levels, uniform | quadratic | trailing | karras
-    (None: the run's default for the sampler). rho: karras spacing's exponent (default 7). eta: ddim's noise in
-    [0, 1] (0 deterministic, 1 is ddpm). variance: ddpm's step variance, beta_tilde | beta. attrs / prompt /
-    negative_prompt: what a conditional run is asked for (an empty prompt asks for the empty caption); guidance:
-    the classifier-free guidance scale w (1: the conditional model alone). prior_guidance: unCLIP runs only, the
-    guidance scale of the prior that turns a prompt into a CLIP image embedding (None: the run's default).
+    or 2K - 1 for heun and midpoint (2K - 2 on a grid that starts at sigma = inf). spacing: the grid of noise levels,
+    uniform | quadratic | trailing | karras (None: the run's default for the sampler). rho: karras spacing's
+    exponent (default 7). eta: ddim's noise in [0, 1] (0 deterministic, 1 is ddpm). variance: ddpm's step variance,
+    beta_tilde | beta. attrs / prompt / negative_prompt: what a conditional run is asked for (an empty prompt asks
+    for the empty caption); guidance: the classifier-free guidance scale w (1: the conditional model alone).
+    prior_guidance: unCLIP runs only, the guidance scale of the prior that turns a prompt into a CLIP image
+    embedding (None: the run's default).
     """
 
     n: int = 16

@@ -58,6 +58,18 @@ def refuse_unwritable_target(target: str | os.PathLike) -> None:
         raise WriteError(path, f"it is {kind}, not a regular file; name a file to write")
 
 
+def refuse_unwritable_folder(target: str | os.PathLike) -> None:
+    """Raise WriteError when target could not be written for its folder: the nearest existing folder above it is
+    read-only (a read-only mount, or no write permission). Creates nothing; call it before the work whose result
+    target will hold, so a bad path costs a line instead of the work."""
+    refuse_unwritable_target(target)
+    for folder in Path(target).absolute().parents:
+        if folder.exists():
+            if folder.is_dir() and not os.access(folder, os.W_OK):
+                raise WriteError(target, f"the folder {folder} is read-only")
+            return
+
+
 def file_in_the_way(path: Path) -> Path | None:
     """The nearest strict ancestor of path that exists and is not a folder, or None."""
     for ancestor in path.parents:

@@ -48,3 +48,14 @@ def exclusive_lock(path: str | os.PathLike, while_waiting: Callable[[], None] = 
         yield
     finally:
         os.close(handle)  # closing the file releases the lock
+
+
+@contextlib.contextmanager
+def lock_if_free(path: str | os.PathLike) -> Iterator[bool]:
+    """Hold the exclusive lock on the file at path (created if missing) for the block if no other process holds it;
+    yields whether it does. Never waits. Raises OSError when the lock file cannot be created."""
+    handle = os.open(Path(path), os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        yield try_lock(handle)
+    finally:
+        os.close(handle)

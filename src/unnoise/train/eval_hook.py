@@ -117,10 +117,10 @@ def write_quality_curve(run_dir: Path) -> Path | None:
                 f"KID x 1000 (n={n})": (columns[x], [1000 * kid for kid in columns["kid"]]),
                 f"FID (n={n})": (columns[x], columns["fid"]),
             },
-            title,
-            x_label=x,
+            "KID x 1000 and FID, lower is better (log scale)",  # the panels' own titles say against what
+            x_label=label,
             log_y=True,
         )
-        for x, title in (("images_seen", "quality against images seen"), ("minutes", "quality against minutes"))
+        for x, label in (("images_seen", "images seen"), ("minutes", "minutes of training"))
     ]
     return save_png(titled_panels(panels, ["against training images", "against minutes"]), run_dir / CURVE_FILE)

@@ -91,7 +91,8 @@ class ProgressHook(Hook):
     def on_end(self, trainer, interrupted: bool) -> None:
         if not self.enabled:
             return
-        self.total = trainer.step  # where it ended: the budget's end, a signal or train.steps
+        if not interrupted:  # it ended where it was to end (the budget's end or train.steps): the bar is full
+            self.total = trainer.step
         if self.bar is not None:
             self.bar.total = self.total
             self.bar.refresh()

@@ -269,7 +269,8 @@ class Trainer:
                 else f"steps {self.tally_start + 1}-{self.step}"
             )
             raise LossNotFinite(
-                f"the loss became NaN or infinite at {where}; training stopped and {kept}. Try a lower train.lr",
+                f"the loss became NaN or infinite at {where}; training stopped and {kept}. Try a lower train.lr "
+                "(or undo other changes to the preset's settings: a noise level or weight out of range does this too)",
                 settings=("train.lr",),
             )
 

@@ -14,7 +14,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from ..errors import UserError
-from ..storage.atomic import atomic_path, refuse_unwritable_target
+from ..storage.atomic import atomic_path, refuse_unwritable_folder
 
 BACKGROUND = (255, 255, 255)
 INK = (40, 40, 40)
@@ -231,7 +231,7 @@ def save_picture(image: Image.Image, path: str | Path) -> Path:
 def check_picture_path(path: str | Path) -> Path:
     """path, if save_picture can write there: a picture suffix, and not a device, folder or empty name. Call it
     before the work whose result it will hold. Raises UserError (setting `out`) or WriteError naming the path."""
-    refuse_unwritable_target(path)
+    refuse_unwritable_folder(path)
     path = Path(path)
     if path.suffix.lower() not in PICTURE_FORMATS:
         raise UserError(
