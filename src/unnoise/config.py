@@ -10,6 +10,7 @@ import json
 import math
 import numbers
 import typing
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -401,6 +402,36 @@ OBJECTIVE_WEIGHTINGS = {
 }
 
 
+# The diffusion settings each objective reads besides objective, loss and weighting (families/ddpm.py, edm.py,
+# flow.py); a VAE or GAN reads none of them.
+OBJECTIVE_SETTINGS = {
+    "ddpm": {"schedule", "timesteps", "beta_start", "beta_end", "prediction", "min_snr_gamma", "zero_terminal_snr"},
+    "edm": {"sigma_data", "p_mean", "p_std", "sigma_min", "sigma_max"},
+    "flow": {"time_sampling", "sigma_min", "sigma_max"},
+}
+
+
+def unread_settings(config: RunConfig, given: Iterable[str]) -> dict[str, str]:
+    """Of the settings given ("section.field" keys, the flags a user typed), those the run would never read, each
+    with the reason: a diffusion setting of another objective (or of any, for a VAE or GAN), min_snr_gamma without
+    the min_snr weighting, a condition setting of an unconditional run."""
+    d, family = config.diffusion, config.model.family
+    reads = OBJECTIVE_SETTINGS.get(d.objective, set()) | {"objective", "loss", "weighting"}
+    unread = {}
+    for key in given:
+        section, name = key.split(".")
+        if section == "diffusion" and family != "diffusion":
+            unread[key] = f"a {family} run reads no {key}"
+        elif section == "diffusion" and name not in reads:
+            owners = " and ".join(sorted(o for o, names in OBJECTIVE_SETTINGS.items() if name in names))
+            unread[key] = f"{key} belongs to diffusion.objective {owners}, not {d.objective}"
+        elif key == "diffusion.min_snr_gamma" and d.weighting != "min_snr":
+            unread[key] = f"{key} shapes diffusion.weighting min_snr only"
+        elif section == "condition" and name != "kind" and config.condition.kind == "none":
+            unread[key] = f"{key} applies to conditional runs only (condition.kind)"
+    return unread
+
+
 def with_family(config: RunConfig, family: str, overrides: dict[str, Any] | None = None) -> RunConfig:
     """config as a `family` run: its FAMILY_DEFAULTS (and DDPM_ONLY_DEFAULTS for another objective, a weighting it
     takes), its steps from FAMILY_IMAGES, then the overrides (flags the user gave) on top.
@@ -420,7 +451,13 @@ def with_family(config: RunConfig, family: str, overrides: dict[str, Any] | None
         scale = FAMILY_IMAGES[family] * preset_images / (batch * accum)
         defaults["train.steps"] = max(1, round(config.train.steps * scale))
         defaults["train.warmup_steps"] = round(config.train.warmup_steps * scale)
-    return override(config, {**defaults, **overrides})
+    result = override(config, {**defaults, **overrides})
+    unread = unread_settings(result, overrides)  # a flag that would change nothing is a mistake the user should see
+    named = ("diffusion.objective", "diffusion.weighting", "condition.kind")  # as flags, too, in the message
+    check(
+        not unread, "; ".join(unread.values()) + f": leave {'it' if len(unread) == 1 else 'them'} out", *unread, *named
+    )
+    return result
 
 
 def validate(config: RunConfig) -> None:

@@ -13,7 +13,7 @@ from PIL import Image
 from unnoise.cli import main
 from unnoise.train.checkpoint import step_folders
 
-from .conftest import TINY_FLAGS
+from .conftest import ANY_OBJECTIVE_FLAGS, TINY_FLAGS
 
 
 def test_train_writes_a_complete_run_folder(trained_run):
@@ -173,7 +173,7 @@ def test_bad_input_is_one_line_and_exit_code_2(case, tmp_path, capsys):
     ],
 )
 def test_settings_that_would_fail_later_are_refused_before_anything_is_written(flags, message, tmp_path, capsys):
-    assert main(["train", "--out", str(tmp_path / "r"), *TINY_FLAGS, *flags]) == 2
+    assert main(["train", "--out", str(tmp_path / "r"), *ANY_OBJECTIVE_FLAGS, *flags]) == 2
     error = capsys.readouterr().err.strip()
     assert message in error and len(error.splitlines()) == 1, error
     assert not (tmp_path / "r").exists()
@@ -219,7 +219,7 @@ def test_python_dash_m_reports_bad_flags_without_a_traceback():
 
 def test_each_objective_trains_and_samples_with_its_default_sampler(tmp_path, capsys):
     """--objective picks the formulation; the run stores it and `sample` uses its default sampler, printing the NFE."""
-    flags = TINY_FLAGS
+    flags = ANY_OBJECTIVE_FLAGS
     for objective, expected in [
         ("flow", "euler, 7 steps, uniform spacing, NFE 7"),
         ("edm", "heun, 7 steps, karras spacing, NFE 13"),

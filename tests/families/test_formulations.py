@@ -218,6 +218,26 @@ def test_settings_that_belong_to_ddpm_are_refused_for_the_other_formulations(tmp
         objective_for(config_for("edm")).grid(SampleSettings(sampler="heun", steps=4, spacing="uniform"))
 
 
+def test_a_setting_given_that_the_run_would_never_read_is_refused_with_the_reason():
+    demo = unnoise.preset("demo")
+    given = {"diffusion.objective": "flow", "diffusion.time_sampling": "logit_normal", "diffusion.sigma_max": 50.0}
+    assert with_family(demo, "diffusion", given).diffusion.time_sampling == "logit_normal"  # flow reads both
+    cases = [
+        ({"diffusion.time_sampling": "logit_normal"}, "diffusion", "belongs to diffusion.objective flow, not ddpm"),
+        ({"diffusion.objective": "flow", "diffusion.p_mean": 0.0}, "diffusion", "objective edm, not flow"),
+        ({"diffusion.sigma_max": 9.0}, "diffusion", "objective edm and flow, not ddpm"),
+        ({"diffusion.min_snr_gamma": 3.0}, "diffusion", "shapes diffusion.weighting min_snr only"),
+        ({"diffusion.objective": "edm"}, "gan", "a gan run reads no diffusion.objective"),
+        ({"condition.drop_prob": 0.2}, "diffusion", "applies to conditional runs only"),
+    ]
+    for overrides, family, reason in cases:
+        with pytest.raises(unnoise.UserError, match=reason):
+            with_family(demo, family, overrides)
+    # what each of those runs does read
+    with_family(demo, "diffusion", {"diffusion.weighting": "min_snr", "diffusion.min_snr_gamma": 3.0})
+    with_family(demo, "diffusion", {"condition.kind": "attributes", "condition.drop_prob": 0.2})
+
+
 def test_a_ddpm_schedule_that_does_not_reach_noise_warns_with_its_terminal_signal():
     """T = 10 linear keeps alpha_bar_T = 0.90 of the image's variance; T = 1000 ends at 4e-5 and says nothing."""
     warned = objective_for(config_for("ddpm", timesteps=10)).warnings()

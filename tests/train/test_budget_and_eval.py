@@ -87,6 +87,17 @@ def test_the_budget_is_the_whole_runs_and_a_resume_goes_on_along_its_schedule(ti
     assert third.status == "out_of_time" and third.step == second.step
 
 
+def test_a_spent_budget_raised_on_resume_trains_on_at_a_learning_rate_above_zero(tiny, tmp_path):
+    config = tiny(steps=100_000, max_minutes=0.02, lr_schedule="cosine", warmup_steps=0, log_every=5)
+    first = unnoise.train(config, out=tmp_path / "run", progress=False)
+    assert first.status == "out_of_time"
+    config.train.max_minutes = 0.04
+    second = unnoise.train(config, out=tmp_path / "run", resume=True, progress=False)
+    assert second.step > first.step
+    after = [float(row["lr"]) for row in read_log(tmp_path / "run" / "log.csv") if int(row["step"]) > first.step]
+    assert after[0] > 0.05 * config.train.lr, after[:3]  # was 0 until the first re-estimate
+
+
 def test_progress_under_a_budget_counts_towards_the_budgets_end(capsys):
     """With max_minutes the progress line's total and ETA are the step where the budget runs out (trainer.horizon),
     not the distant train.steps (which once printed an ETA of hours for a six-minute run)."""

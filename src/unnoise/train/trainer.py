@@ -181,6 +181,12 @@ class Trainer:
             if self.config.train.max_minutes and progress.get("budget_horizon"):
                 # The schedule goes on towards the end the budget set, instead of jumping back to train.steps.
                 self.horizon = min(int(progress["budget_horizon"]), self.config.train.steps)
+                left_s = 60 * self.config.train.max_minutes - self.seconds_before
+                if self.horizon <= self.step and left_s > 0 and self.seconds_before > 0:
+                    # A spent budget, raised: until the first log step measures this session's pace, the end is
+                    # where the new minutes run out at the run's pace so far (not here, at a learning rate of 0).
+                    pace = self.step / self.seconds_before
+                    self.horizon = min(self.config.train.steps, self.step + max(1, round(left_s * pace)))
         self.tally_start = self.step
         return self.step
 
