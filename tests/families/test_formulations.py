@@ -211,6 +211,14 @@ def test_each_objective_takes_its_own_weightings_and_choosing_an_objective_keeps
     assert with_family(min_snr, "diffusion").diffusion.weighting == "min_snr"
 
 
+def test_a_continuous_formulation_bounds_its_solver_steps():
+    for objective in ("edm", "flow"):
+        formulation = objective_for(config_for(objective))
+        assert len(formulation.grid(formulation.resolve(SampleSettings(steps=10_000)))) == 10_001
+        with pytest.raises(unnoise.UserError, match="steps must be at most 10000, got 10001"):
+            formulation.grid(formulation.resolve(SampleSettings(steps=10_001)))
+
+
 def test_settings_that_belong_to_ddpm_are_refused_for_the_other_formulations(tmp_path):
     with pytest.raises(unnoise.UserError, match="belong to diffusion.objective ddpm"):
         unnoise.train(config_for("edm", prediction="v"), out=tmp_path / "run", progress=False)

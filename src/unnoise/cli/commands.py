@@ -29,6 +29,7 @@ from ..metrics.compare import compare, write_comparison
 from ..metrics.compare import markdown_table as comparison_table
 from ..metrics.faithfulness import faithfulness, markdown_table, write_faithfulness
 from ..sampling.pictures import masks_for_run
+from ..sampling.progress import sampling_bar
 from ..storage.atomic import describe_os_error, make_folder, refuse_unwritable_folder, write_text_atomic
 from ..train.distributed import is_main_process, shutdown_distributed
 from ..viz import check_picture_path, display_scale, labelled_rows, save_grid, save_images, save_picture, save_png
@@ -121,7 +122,8 @@ def command_sample(arguments: argparse.Namespace) -> int:
     if arguments.trajectory:
         check_picture_path(arguments.trajectory)
     started = time.perf_counter()
-    images = run.sample(settings)
+    with sampling_bar(run, settings, enabled=sys.stderr.isatty()) as on_step:
+        images = run.sample(settings, on_step)
     seconds = time.perf_counter() - started
     out = save_grid(images, out)
     print(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..runs import CONFIG_FILE, Run, load_run
+from ..sampling.progress import sampling_bar
 from ..sampling.settings import SampleSettings
 from .images import as_reference, check_count, evaluate_folder, evaluate_images
 from .reference import ReferenceStatistics
@@ -40,7 +41,8 @@ def evaluate_run(
     if progress:
         log.info(f"sampling {settings.n} images from {run.path} ({run.objective.describe_sampling(settings)})")
     start = time.perf_counter()
-    images = run.sample(settings)
+    with sampling_bar(run, settings, progress) as on_step:
+        images = run.sample(settings, on_step)
     seconds = time.perf_counter() - start
     result = evaluate_images(images, reference, run.device, progress)
     options = {
