@@ -36,3 +36,11 @@ def test_a_guidance_of_minus_zero_is_the_guidance_zero():
 
     settings = SampleSettings(guidance=-0.0, prior_guidance=-0.0).validate()
     assert f"{settings.guidance:g} {settings.prior_guidance:g}" == "0 0"
+
+
+def test_an_attribute_asked_for_and_against_is_refused():
+    from unnoise.sampling.requests import parse_attribute_request
+
+    assert parse_attribute_request("Smiling,+Smiling,-Male", ("Smiling", "Male")) == {"Smiling": True, "Male": False}
+    with pytest.raises(UserError, match="attrs asks for Smiling and for its absence; keep one"):
+        parse_attribute_request("Smiling,-Smiling", ("Smiling", "Male"))

@@ -10,10 +10,19 @@ from ..errors import UserError
 from ..models.conditioning import ABSENT, PRESENT, UNKNOWN, Condition
 
 
-def split_request(request: str | list[str]) -> dict[str, bool]:
-    """'Smiling,-Male' (or ['Smiling', '-Male']) -> {'Smiling': True, 'Male': False}, names unchecked."""
+def split_request(request: str | list[str], setting: str = "attrs") -> dict[str, bool]:
+    """'Smiling,-Male' (or ['Smiling', '-Male']) -> {'Smiling': True, 'Male': False}, names unchecked. UserError
+    naming `setting` for a name asked both ways (Smiling,-Smiling)."""
     parts = request.split(",") if isinstance(request, str) else list(request)
-    return {part.lstrip("+-"): not part.startswith("-") for part in (part.strip() for part in parts) if part}
+    wanted: dict[str, bool] = {}
+    for part in (part.strip() for part in parts):
+        if not part:
+            continue
+        name, present = part.lstrip("+-"), not part.startswith("-")
+        if wanted.get(name, present) != present:
+            raise UserError(f"{setting} asks for {name} and for its absence; keep one", settings=(setting,))
+        wanted[name] = present
+    return wanted
 
 
 def parse_attribute_request(
@@ -27,7 +36,7 @@ def parse_attribute_request(
     UserError, naming `setting` (where the request came from: attrs, or faithfulness's requests) and who knows the
     valid names, for an unknown name or an empty request.
     """
-    wanted = dict(request) if isinstance(request, dict) else split_request(request)
+    wanted = dict(request) if isinstance(request, dict) else split_request(request, setting)
     unknown = [name for name in wanted if name not in valid]
     if unknown:
         names = ", ".join(valid)
