@@ -460,6 +460,13 @@ def with_family(config: RunConfig, family: str, overrides: dict[str, Any] | None
     return result
 
 
+def weights_metadata(config: RunConfig) -> dict[str, str]:
+    """What a run's weight files say they were trained as, checked when they are loaded: one network's tensors fit
+    every objective, but mean something else under each (an EDM run's weights sampled as flow matching are noise)."""
+    family = config.model.family
+    return {"trained_as": f"{family} {config.diffusion.objective}" if family == "diffusion" else family}
+
+
 def validate(config: RunConfig) -> None:
     """Reject settings no run can use: UserError with one line naming the setting (data.image_size, ...)."""
     d, m, t, data, c = config.diffusion, config.model, config.train, config.data, config.condition

@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from .config import RunConfig
+from .config import RunConfig, weights_metadata
 from .devices import resolve_device
 from .diffusion.inpainting import DEFAULT_JUMP_LENGTH, DEFAULT_RESAMPLE
 from .diffusion.schedules import NoiseSchedule, schedule_of
@@ -349,7 +349,7 @@ def load_run(path: str | Path, device: str = "auto") -> Run:
     model = network_for(config)
     if not (path / MODEL_FILE).exists():
         raise UserError(f"{path} has no {MODEL_FILE} yet: train it first (or resume it)")
-    load_weights(model, path / MODEL_FILE)
+    load_weights(model, path / MODEL_FILE, weights_metadata(config))
     model.to(resolve_device(device)).eval().requires_grad_(False)
     latest = latest_checkpoint(path)
     return Run(path, config, model, checkpoint_step(latest) if latest else 0)

@@ -248,3 +248,21 @@ def test_each_objective_trains_and_samples_with_its_default_sampler(tmp_path, ca
         assert expected in capsys.readouterr().out
     assert main(["sample", str(tmp_path / "edm"), "--n", "2", "--spacing", "uniform", "--device", "cpu"]) == 2
     assert "--spacing uniform does not apply to objective edm" in capsys.readouterr().err
+
+
+def test_weights_trained_as_another_objective_are_refused(tmp_path, capsys):
+    """One network's tensors fit every objective; an EDM run's weights in a flow run's folder would sample noise."""
+    import shutil
+
+    runs = {}
+    for objective in ("edm", "flow"):
+        runs[objective] = tmp_path / objective
+        flags = [*ANY_OBJECTIVE_FLAGS, "--steps", "2", "--objective", objective, "--out", str(runs[objective])]
+        assert main(["train", *flags]) == 0
+    shutil.copy(runs["edm"] / "model.safetensors", runs["flow"] / "model.safetensors")
+    capsys.readouterr()
+    assert main(["sample", str(runs["flow"]), "--n", "1", "--steps", "2"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"unnoise: error: {runs['flow'] / 'model.safetensors'} holds weights with trained_as 'diffusion edm' where its "
+        "config.json says 'diffusion flow'; wrong checkpoint?"
+    )

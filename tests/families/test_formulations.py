@@ -215,7 +215,7 @@ def test_a_continuous_formulation_bounds_its_solver_steps():
     for objective in ("edm", "flow"):
         formulation = objective_for(config_for(objective))
         assert len(formulation.grid(formulation.resolve(SampleSettings(steps=10_000)))) == 10_001
-        with pytest.raises(unnoise.UserError, match="steps must be at most 10000, got 10001"):
+        with pytest.raises(unnoise.UserError, match="steps must be between 1 and 10000, got 10001"):
             formulation.grid(formulation.resolve(SampleSettings(steps=10_001)))
 
 

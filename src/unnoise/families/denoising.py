@@ -112,7 +112,7 @@ class DenoisingObjective(Objective):
                 settings=("spacing",),
             )
         if settings.steps is not None and self.max_steps is not None and settings.steps > self.max_steps:
-            raise UserError(f"steps must be at most {self.max_steps}, got {settings.steps}", settings=("steps",))
+            raise UserError(f"steps must be between 1 and {self.max_steps}, got {settings.steps}", settings=("steps",))
         return self.levels(settings.steps, settings.spacing, settings.grid_rho)
 
     def generate(self, model: nn.Module, settings: SampleSettings, on_step=None, condition=None) -> torch.Tensor:

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -34,24 +34,35 @@ def save_tensors(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[st
         raise OSError(number, os.strerror(number), str(path)) from None
 
 
-def save_weights(model: nn.Module, path: Path) -> None:
-    """A model's state dict (parameters and buffers) as safetensors, written in place (callers make it atomic).
+def save_weights(model: nn.Module, path: Path, metadata: dict[str, str] | None = None) -> None:
+    """A model's state dict (parameters and buffers) as safetensors, written in place (callers make it atomic), with
+    metadata (text facts load_weights can check, e.g. what the network was trained as) in the file's header.
 
     Raises OSError when the file cannot be written.
     """
     tensors = {name: tensor.detach().contiguous().cpu() for name, tensor in model.state_dict().items()}
-    save_tensors(tensors, path)
+    save_tensors(tensors, path, metadata)
     fsync(path)
 
 
-def load_weights(model: nn.Module, path: Path) -> None:
-    """Load safetensors weights into model; any mismatch is a user error naming the file."""
+def load_weights(model: nn.Module, path: Path, metadata: dict[str, str] | None = None) -> None:
+    """Load safetensors weights into model; any mismatch is a user error naming the file: tensors of another
+    network, or a metadata fact of the file's that differs from the one given (files written before a fact was
+    stored pass)."""
     try:
         tensors = load_file(str(path))
+        with safe_open(str(path), "pt") as file:
+            stored = file.metadata() or {}
     except FileNotFoundError:
         raise UserError(f"missing weights file {path}") from None
     except (SafetensorError, OSError, ValueError) as error:
         raise UserError(f"{path} is not a readable safetensors file ({error})") from None
+    for key, value in (metadata or {}).items():
+        if stored.get(key, value) != value:
+            raise UserError(
+                f"{path} holds weights with {key} {stored[key]!r} where its config.json says {value!r}; wrong "
+                "checkpoint?"
+            )
     expected = model.state_dict()
     missing, unexpected = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
     wrong_shape = [name for name in set(expected) & set(tensors) if expected[name].shape != tensors[name].shape]

@@ -73,11 +73,13 @@ def save_checkpoint(
     keep: int = 2,
     scaler: torch.amp.GradScaler | None = None,
     progress: dict | None = None,
+    metadata: dict[str, str] | None = None,
 ) -> Path:
     """Write a complete checkpoint for `step`, publish its EMA weights as model.safetensors, keep the newest `keep`.
 
     progress: JSON-able facts about the run so far that resuming needs besides the tensors (seconds trained, where
-    the learning-rate schedule ends), read back by `read_progress`.
+    the learning-rate schedule ends), read back by `read_progress`. metadata: text facts stored in both weight files
+    (load_checkpoint and load_weights check them).
 
     Raises WriteError naming the folder or file that could not be written (no space, ...); the checkpoints and the
     model.safetensors written before stay as they were, and no temporary folder is left behind.
@@ -87,7 +89,7 @@ def save_checkpoint(
     make_folder(state_dir)
     final = state_dir / f"{STEP_PREFIX}{step:07d}"
     if not final.exists():  # a step's state is a function of the step, so an existing folder already holds it
-        write_checkpoint_folder(final, step, model, ema_model, optimizer, scaler, progress)
+        write_checkpoint_folder(final, step, model, ema_model, optimizer, scaler, progress, metadata)
     publish_model(final / "ema.safetensors", run_dir / MODEL_FILE)
     for old in step_folders(run_dir)[: -max(keep, 1)]:
         shutil.rmtree(old, ignore_errors=True)
@@ -104,6 +106,7 @@ def write_checkpoint_folder(
     optimizer: torch.optim.Optimizer,
     scaler: torch.amp.GradScaler | None,
     progress: dict | None = None,
+    metadata: dict[str, str] | None = None,
 ) -> None:
     """Fill a hidden folder beside `final`, then rename it to `final`: readers see a complete checkpoint or none.
 
@@ -113,8 +116,8 @@ def write_checkpoint_folder(
     try:
         shutil.rmtree(temporary, ignore_errors=True)
         temporary.mkdir()
-        save_weights(model, temporary / "model.safetensors")
-        save_weights(ema_model, temporary / "ema.safetensors")
+        save_weights(model, temporary / "model.safetensors", metadata)
+        save_weights(ema_model, temporary / "ema.safetensors", metadata)
         optimizer_tensors, optimizer_rest = optimizer_to_files(optimizer)
         save_tensors(optimizer_tensors, temporary / "optimizer.safetensors")
         fsync(temporary / "optimizer.safetensors")
@@ -144,10 +147,11 @@ def load_checkpoint(
     ema_model: nn.Module,
     optimizer: torch.optim.Optimizer,
     scaler: torch.amp.GradScaler | None = None,
+    metadata: dict[str, str] | None = None,
 ) -> int:
-    """Restore everything a checkpoint folder holds; returns its step."""
-    load_weights(model, folder / "model.safetensors")
-    load_weights(ema_model, folder / "ema.safetensors")
+    """Restore everything a checkpoint folder holds (its weights checked against metadata); returns its step."""
+    load_weights(model, folder / "model.safetensors", metadata)
+    load_weights(ema_model, folder / "ema.safetensors", metadata)
     try:
         trainer_state = json.loads((folder / "trainer.json").read_text())
         optimizer_tensors = load_file(str(folder / "optimizer.safetensors"))

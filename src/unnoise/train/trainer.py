@@ -19,7 +19,7 @@ from typing import Iterator
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from ..config import RunConfig
+from ..config import RunConfig, weights_metadata
 from ..data import ImageDataset
 from ..data.transforms import horizontal_flip, to_model_range
 from ..errors import UserError
@@ -174,7 +174,9 @@ class Trainer:
         """Load the latest checkpoint of the run folder; returns its step (0 when there is none)."""
         folder = latest_checkpoint(self.run_dir)
         if folder is not None:
-            self.step = load_checkpoint(folder, self.model, self.ema.model, self.optimizer, self.scaler)
+            self.step = load_checkpoint(
+                folder, self.model, self.ema.model, self.optimizer, self.scaler, weights_metadata(self.config)
+            )
             progress = read_progress(folder)
             self.check_same_data(progress.get("data"), checkpoint_step(folder))
             self.seconds_before = float(progress.get("seconds_trained", 0.0))
@@ -202,7 +204,15 @@ class Trainer:
             }
             train = self.config.train
             path = save_checkpoint(
-                self.run_dir, self.step, self.model, self.ema.model, self.optimizer, train.keep, self.scaler, progress
+                self.run_dir,
+                self.step,
+                self.model,
+                self.ema.model,
+                self.optimizer,
+                train.keep,
+                self.scaler,
+                progress,
+                weights_metadata(self.config),
             )
         self.distributed.barrier()  # nobody reads a checkpoint before it is complete
         return path
