@@ -12,7 +12,7 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
-from .config import CAPTIONED_KINDS, RunConfig, validate
+from .config import CAPTIONED_KINDS, PRESETS, RunConfig, validate
 from .data import open_dataset
 from .errors import UserError
 from .families import objective_for
@@ -71,8 +71,11 @@ def train(
     config = prepare_run_folder(run_dir, config, resume)
     validate(config)
     if not config.data.source:
+        named = config.preset in PRESETS and PRESETS[config.preset].data.source
         raise UserError(
-            f"preset {config.preset!r} has no default data: set data.source to celeba:PATH or folder:PATH",
+            "data.source is empty: set it to builtin, celeba:PATH or folder:PATH"
+            if named
+            else f"preset {config.preset!r} has no default data: set data.source to celeba:PATH or folder:PATH",
             settings=("data.source",),
         )
     build_model(config.model, config.data.image_size)  # reject impossible shapes before decoding any data

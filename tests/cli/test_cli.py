@@ -137,6 +137,7 @@ BAD_INPUTS = {
     "negative learning rate": lambda tmp: ["train", "--out", str(tmp / "r"), *TINY_FLAGS, "--lr", "-1"],
     "unknown schedule": lambda tmp: ["train", "--out", str(tmp / "r"), *TINY_FLAGS, "--schedule", "exponential"],
     "preset without data": lambda tmp: ["train", "--preset", "celeba32", "--out", str(tmp / "r")],
+    "empty data": lambda tmp: ["train", "--data", "", "--out", str(tmp / "r")],
     "resume of nothing": lambda tmp: ["train", "--resume", "--out", str(tmp / "nothing")],
     "sample from a non-run": lambda tmp: ["sample", str(tmp)],
     "sample from a missing folder": lambda tmp: ["sample", str(tmp / "missing")],
