@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from .config import RunConfig, weights_metadata
+from .config import RunConfig, validate, weights_metadata
 from .devices import resolve_device
 from .diffusion.inpainting import DEFAULT_JUMP_LENGTH, DEFAULT_RESAMPLE
 from .diffusion.schedules import NoiseSchedule, schedule_of
@@ -346,6 +346,7 @@ def load_run(path: str | Path, device: str = "auto") -> Run:
     if not path.is_dir():
         raise UserError(f"run folder {path} does not exist")
     config = RunConfig.load(path / CONFIG_FILE)
+    validate(config)  # a hand-edited value (NaN, -8 channels, an unknown objective) as one line, before any network
     model = network_for(config)
     if not (path / MODEL_FILE).exists():
         raise UserError(f"{path} has no {MODEL_FILE} yet: train it first (or resume it)")

@@ -194,14 +194,22 @@ def test_wrong_or_damaged_checkpoint_is_a_user_error(trained_run, tmp_path, caps
     assert main(["sample", str(run), "--n", "1", "--steps", "2"]) == 2
     (run / "config.json").write_text("{not json")
     assert main(["sample", str(run), "--n", "1", "--steps", "2"]) == 2
-    for setting, value in (("channel_mult", 5), ("base_channels", "32")):  # hand-edited to the wrong type
+    # hand-edited to the wrong type, or to a value no run can use
+    for setting, value in (
+        ("channel_mult", 5),
+        ("base_channels", "32"),
+        ("dropout", float("nan")),
+        ("base_channels", -8),
+    ):
         (run / "config.json").write_text(json.dumps({**config, "model": {**config["model"], setting: value}}))
         assert main(["sample", str(run), "--n", "1", "--steps", "2"]) == 2
     errors = capsys.readouterr().err.strip().splitlines()
-    assert len(errors) == 5 and all(line.startswith("unnoise: error: ") for line in errors)
-    assert errors[-2:] == [
+    assert len(errors) == 7 and all(line.startswith("unnoise: error: ") for line in errors)
+    assert errors[-4:] == [
         "unnoise: error: model.channel_mult must be a list of whole numbers, got 5",
         "unnoise: error: model.base_channels must be a whole number, got '32'",
+        "unnoise: error: --dropout must be a finite number, got nan",
+        "unnoise: error: --base-channels must be at least 4, got -8",
     ]
 
 

@@ -219,3 +219,16 @@ def test_fid_stats_exclude_leaves_out_the_images_another_source_also_holds(incep
         == 2
     )
     assert "nothing left" in one_line_error(capsys)
+
+
+def test_exclude_compares_file_names_without_their_folders_and_says_when_nothing_matched(inception, tmp_path, capsys):
+    faces = open_dataset("builtin:6", 32, progress=False).images
+    save_images(faces, tmp_path / "all" / "inner")  # names inner/sample_0000k.png
+    save_images(faces[:2], tmp_path / "trained")  # names sample_0000k.png
+    save_images(faces[:2], tmp_path / "other", prefix="other")
+    base = ["--size", "32", "--device", "cpu", "--quiet", "--out", str(tmp_path / "r.npz")]
+    assert main(["fid-stats", f"folder:{tmp_path / 'all'}", "--exclude", f"folder:{tmp_path / 'trained'}", *base]) == 0
+    assert load_reference(tmp_path / "r.npz").n == 4
+    capsys.readouterr()
+    assert main(["fid-stats", f"folder:{tmp_path / 'all'}", "--exclude", f"folder:{tmp_path / 'other'}", *base]) == 0
+    assert load_reference(tmp_path / "r.npz").n == 6 and "nothing left out" in capsys.readouterr().err

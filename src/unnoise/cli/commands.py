@@ -122,7 +122,7 @@ def command_sample(arguments: argparse.Namespace) -> int:
     if arguments.trajectory:
         check_picture_path(arguments.trajectory)
     started = time.perf_counter()
-    with sampling_bar(run, settings, enabled=sys.stderr.isatty()) as on_step:
+    with sampling_bar(run, settings, enabled=sys.stderr.isatty() and not arguments.quiet) as on_step:
         images = run.sample(settings, on_step)
     seconds = time.perf_counter() - started
     out = save_grid(images, out)

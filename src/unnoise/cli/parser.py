@@ -69,6 +69,7 @@ def build_parser() -> Parser:
     sample.add_argument("--images-dir", type=Path, help="also write one PNG per image here")
     sample.add_argument("--trajectory", type=Path, help="also write a strip of x_t along the chain for 4 samples")
     sample.add_argument("--device", default="auto")
+    sample.add_argument("--quiet", action="store_true", help="no progress bar (shown on a terminal otherwise)")
 
     noise = commands.add_parser("noise", help="picture the forward process: an image becoming noise")
     noise.add_argument("image", type=Path)

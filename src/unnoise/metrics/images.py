@@ -10,7 +10,8 @@ A trained run is sampled first, by unnoise.evaluation.
 
 from __future__ import annotations
 
-from pathlib import Path
+import logging
+from pathlib import Path, PurePosixPath
 
 import torch
 from PIL import Image
@@ -26,6 +27,8 @@ from .fid import feature_statistics, frechet_distance
 from .kid import kernel_inception_distance
 from .precision_recall import DEFAULT_K, precision_recall
 from .reference import ReferenceStatistics, load_reference
+
+log = logging.getLogger("unnoise")
 
 
 def fid_stats(
@@ -120,14 +123,18 @@ def evaluate_folder(
 
 
 def names_not_in(names: list[str], exclude: str, image_size: int, progress: bool) -> list[int]:
-    """Indices of the names that are not names of exclude's images (all of its splits)."""
-    if parse_data_spec(exclude).kind == "builtin":
+    """Indices of the names whose file names (without their folders: the same CelebA id is 000001.jpg under celeba:
+    and img_align_celeba/000001.jpg under folder:) are not file names of exclude's images (all of its splits)."""
+    if parse_data_spec(exclude).kind == "builtin" or names[0].startswith("builtin_"):
         raise UserError(
             "exclude matches images by file name; builtin faces have none (use another builtin seed)",
             settings=("exclude",),
         )
-    excluded = set(open_dataset(exclude, image_size, "all", progress=progress).names)
-    return [index for index, name in enumerate(names) if name not in excluded]
+    excluded = {PurePosixPath(name).name for name in open_dataset(exclude, image_size, "all", progress=progress).names}
+    kept = [index for index, name in enumerate(names) if PurePosixPath(name).name not in excluded]
+    if len(kept) == len(names):
+        log.warning(f"no file name of these images is a file name in {exclude}: nothing left out")
+    return kept
 
 
 def first_images(images: torch.Tensor, n: int | None, source: str) -> torch.Tensor:

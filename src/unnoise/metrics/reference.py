@@ -60,6 +60,8 @@ class ReferenceStatistics:
 def load_reference(path: str | Path) -> ReferenceStatistics:
     """Read a stats file; a missing, malformed or other-protocol file is a UserError."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path} is a folder, not a reference statistics file (.npz); {REMAKE_HINT}")
     if not path.is_file():
         raise UserError(f"reference statistics file {path} does not exist; {REMAKE_HINT}")
     if not zipfile.is_zipfile(path):  # np.load would read other files as pickles, and say so
