@@ -275,3 +275,14 @@ def test_weights_trained_as_another_objective_are_refused(tmp_path, capsys):
         f"unnoise: error: {runs['flow'] / 'model.safetensors'} holds weights with trained_as 'diffusion edm' where its "
         "config.json says 'diffusion flow'; wrong checkpoint?"
     )
+
+
+def test_a_budget_below_what_the_run_spent_points_past_the_minutes_it_trained(tmp_path, capsys):
+    import re as regex
+
+    run = ["train", "--out", str(tmp_path / "r"), *TINY_FLAGS, "--steps", "100000", "--checkpoint-every", "0"]
+    assert main([*run, "--max-minutes", "0.02"]) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", "--out", str(tmp_path / "r"), "--max-minutes", "0.01", "--quiet"]) == 0
+    above = float(regex.search(r"with M above ([0-9.e-]+)\)", capsys.readouterr().out).group(1))
+    assert above >= 0.02  # the minutes the run has trained, not the 0.01 just given

@@ -28,9 +28,11 @@ from ..metrics.clip_eval import markdown_tables as clip_eval_tables
 from ..metrics.compare import compare, write_comparison
 from ..metrics.compare import markdown_table as comparison_table
 from ..metrics.faithfulness import faithfulness, markdown_table, write_faithfulness
+from ..runs import latest_checkpoint
 from ..sampling.pictures import masks_for_run
 from ..sampling.progress import sampling_bar
 from ..storage.atomic import describe_os_error, make_folder, refuse_unwritable_folder, write_text_atomic
+from ..train.checkpoint import read_progress
 from ..train.distributed import is_main_process, shutdown_distributed
 from ..viz import check_picture_path, display_scale, labelled_rows, save_grid, save_images, save_picture, save_png
 from ..viz.noising import noising_strip, square_pixels
@@ -68,10 +70,13 @@ def command_train(arguments: argparse.Namespace) -> int:
         )
         return EXIT_INTERRUPTED
     if run.status == "out_of_time":
+        budget = run.config.train.max_minutes
+        # A resume under a budget the run had already spent stops at once: the minutes to beat are those it trained.
+        spent = max(budget, read_progress(latest_checkpoint(out)).get("seconds_trained", 0.0) / 60)
         print(
-            f"--max-minutes {run.config.train.max_minutes:g} spent at step {run.step}, where the schedule ended; "
-            f"checkpoint saved (the budget is the run's: to train on, unnoise train --resume --out {out} "
-            f"--max-minutes M with M above {run.config.train.max_minutes:g})"
+            f"--max-minutes {budget:g} spent at step {run.step}, where the schedule ended; checkpoint saved (the "
+            f"budget is the run's: to train on, unnoise train --resume --out {out} --max-minutes M with M above "
+            f"{spent:.3g})"
         )
         return 0
     curve = out / "loss.png"
