@@ -10,6 +10,7 @@ import pytest
 
 import unnoise
 from tests.metrics.conftest import require_network
+from unnoise.config import with_family
 from unnoise.metrics.reference import ReferenceStatistics
 from unnoise.runs import read_lines, read_log
 from unnoise.train.checkpoint import latest_checkpoint, read_progress
@@ -39,7 +40,7 @@ def test_eval_needs_a_reference_at_the_runs_size(tiny, tmp_path):
     with pytest.raises(unnoise.UserError, match="train.eval_every needs train.eval_ref"):
         unnoise.train(tiny(eval_every=4), out=tmp_path / "a", progress=False)
     with pytest.raises(unnoise.UserError, match="train.eval_ref is read only with train.eval_every N"):
-        unnoise.train(tiny(eval_ref="ref.npz"), out=tmp_path / "a", progress=False)  # else silently never measured
+        with_family(tiny(), "diffusion", {"train.eval_ref": "ref.npz"})  # as the flags give it: else never measured
     require_network()
     ReferenceStatistics.from_features(np.ones((4, 2048), np.float32), image_size=32, source="t").save(
         tmp_path / "r.npz"
