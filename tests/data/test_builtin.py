@@ -110,8 +110,9 @@ def test_draw_face_rejects_contradictions():
 
 def test_more_faces_than_memory_holds_is_refused_before_drawing_any(monkeypatch):
     import unnoise.data.builtin as builtin
+    import unnoise.data.decoding as decoding
 
-    monkeypatch.setattr(builtin, "available_memory", lambda: 3 * 16 * 16 * 10)  # room for about 10 faces at 16x16
+    monkeypatch.setattr(decoding, "available_memory", lambda: 3 * 16 * 16 * 10)  # room for about 10 faces at 16x16
     assert len(builtin.generate_faces(8, 0, 16, False, "builtin:8")) == 8
     with pytest.raises(UserError, match="12 built-in faces need .* more than the .* free: ask for fewer"):
         builtin.generate_faces(12, 0, 16, False, "builtin:12")

@@ -12,10 +12,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..errors import UserError
 from .builtin_faces import ATTRIBUTE_NAMES, HAIR_ATTRIBUTES, HAIR_COLOURS, draw_face
 from .dataset import ImageDataset
-from .decoding import available_memory
+from .decoding import refuse_beyond_memory
 
 __all__ = ["ATTRIBUTE_NAMES", "HAIR_ATTRIBUTES", "HAIR_COLOURS", "draw_face", "generate_faces", "sample_attributes"]
 
@@ -38,12 +37,8 @@ def generate_faces(count: int, seed: int, image_size: int, progress: bool, sourc
 
     Raises UserError, before drawing any, when they need more memory than the machine has free.
     """
-    needed, free = count * (3 * image_size * image_size + len(ATTRIBUTE_NAMES)), available_memory()
-    if free is not None and needed > free:
-        raise UserError(
-            f"{count} built-in faces need {needed / 1e9:.2f} GB at {image_size}x{image_size}, more than the "
-            f"{free / 1e9:.2f} GB of memory free: ask for fewer (builtin:N)"
-        )
+    needed = count * (3 * image_size * image_size + len(ATTRIBUTE_NAMES))
+    refuse_beyond_memory(needed, f"{count} built-in faces", image_size, ": ask for fewer (builtin:N)")
     rng = np.random.default_rng(seed)
     images = np.empty((count, 3, image_size, image_size), dtype=np.uint8)  # (N, 3, S, S)
     attributes = np.zeros((count, len(ATTRIBUTE_NAMES)), dtype=np.uint8)

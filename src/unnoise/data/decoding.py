@@ -55,6 +55,17 @@ def available_memory() -> int | None:
     return None
 
 
+def refuse_beyond_memory(needed: int, what: str, image_size: int, advice: str) -> None:
+    """UserError saying what `what` needs and what is free, then `advice`, when needed bytes exceed the free memory
+    (nothing where the free memory cannot be read)."""
+    free = available_memory()
+    if free is not None and needed > free:
+        raise UserError(
+            f"{what} need {needed / 1e9:.2f} GB at {image_size}x{image_size}, more than the {free / 1e9:.2f} GB of "
+            f"memory free{advice}"
+        )
+
+
 @dataclass
 class DecodePlan:
     """What a reader decodes: root/name for each name, in this order, cropped by crop_box and resized to image_size.
@@ -140,13 +151,13 @@ def decode_in_memory(plan: DecodePlan, progress: bool) -> ImageDataset:
 
     Raises UserError, before decoding anything, when the images need more memory than the machine has free.
     """
-    needed, free = plan.nbytes, available_memory()
-    if free is not None and needed > free:
-        raise UserError(
-            f"the {len(plan.names)} images of {plan.source} need {needed / 1e9:.2f} GB at {plan.image_size}x"
-            f"{plan.image_size}, more than the {free / 1e9:.2f} GB of memory free, and the data cache that would map "
-            "them from disk could not be written: give it a folder with room (UNNOISE_CACHE)"
-        )
+    refuse_beyond_memory(
+        plan.nbytes,
+        f"the {len(plan.names)} images of {plan.source}",
+        plan.image_size,
+        ", and the data cache that would map them from disk could not be written: give it a folder with room "
+        "(UNNOISE_CACHE)",
+    )
     pixels = np.empty((len(plan.names), 3, plan.image_size, plan.image_size), dtype=np.uint8)  # (N, 3, S, S)
     kept: list[str] = []
     unreadable: list[str] = []

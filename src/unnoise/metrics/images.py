@@ -43,11 +43,16 @@ def fid_stats(
 ) -> ReferenceStatistics:
     """Reference statistics of the first n images of a data spec at image_size (as training sees them), saved to out.
 
-    exclude: another data spec (the one a run trained on, say); images of `data` whose names (file paths relative to
-    their source) are also among its images are left out, so the reference holds none of the training images. Raises
-    UserError for a builtin exclude (its faces are named by number, whatever their seed).
+    exclude: another data spec (the one a run trained on, say); images of `data` whose file names (without their
+    folders) are also file names of its images are left out, so the reference holds none of the training images.
+    Raises UserError where either is builtin (its faces are named by number, whatever their seed).
     """
     check_count(n)
+    if exclude and "builtin" in (parse_data_spec(data).kind, parse_data_spec(exclude).kind):
+        raise UserError(
+            "exclude matches images by file name; builtin faces have none (use another builtin seed)",
+            settings=("exclude",),
+        )
     dataset = open_dataset(data, image_size, split, progress=progress)
     images, source = dataset.images, f"{dataset.source} split={split}"
     if exclude:
@@ -125,11 +130,6 @@ def evaluate_folder(
 def names_not_in(names: list[str], exclude: str, image_size: int, progress: bool) -> list[int]:
     """Indices of the names whose file names (without their folders: the same CelebA id is 000001.jpg under celeba:
     and img_align_celeba/000001.jpg under folder:) are not file names of exclude's images (all of its splits)."""
-    if parse_data_spec(exclude).kind == "builtin" or names[0].startswith("builtin_"):
-        raise UserError(
-            "exclude matches images by file name; builtin faces have none (use another builtin seed)",
-            settings=("exclude",),
-        )
     excluded = {PurePosixPath(name).name for name in open_dataset(exclude, image_size, "all", progress=progress).names}
     kept = [index for index, name in enumerate(names) if PurePosixPath(name).name not in excluded]
     if len(kept) == len(names):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
 from ..errors import UserError
@@ -50,8 +50,8 @@ def load_weights(model: nn.Module, path: Path, metadata: dict[str, str] | None =
     network, or a metadata fact of the file's that differs from the one given (files written before a fact was
     stored pass)."""
     try:
-        tensors = load_file(str(path))
-        with safe_open(str(path), "pt") as file:
+        with safe_open(str(path), "pt") as file:  # one read for the tensors and the header's metadata
+            tensors = {name: file.get_tensor(name) for name in file.keys()}
             stored = file.metadata() or {}
     except FileNotFoundError:
         raise UserError(f"missing weights file {path}") from None
